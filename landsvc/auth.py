@@ -1,0 +1,58 @@
+"""Authentication and authorisation as FastAPI dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from landsvc.db import SessionDep
+from landsvc.errors import Forbidden, NotAuthenticated
+from landsvc.tokens.models import Role
+from landsvc.tokens.service import Principal, resolve_token
+
+_bearer = HTTPBearer(auto_error=False, description="`landsvc token create` 签发的令牌")
+
+
+def current_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller, or None for anonymous; an unknown token is a 401, never anonymous."""
+    if credentials is None:
+        return None
+    principal = resolve_token(session=session, token=credentials.credentials)
+    if principal is None:
+        raise NotAuthenticated("令牌无效或已吊销")
+    return principal
+
+
+PrincipalDep = Annotated[Principal | None, Depends(current_principal)]
+
+
+def require_roles(*roles: Role):
+    """A dependency admitting only the given roles (401 anonymous, 403 other roles)."""
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        if principal is None:
+            raise NotAuthenticated("此操作需要令牌：Authorization: Bearer <token>")
+        if principal.role not in roles:
+            allowed = "、".join(r.label for r in roles)
+            raise Forbidden(f"{principal.role.label}令牌无权执行此操作（需要：{allowed}）")
+        return principal
+
+    return dependency
+
+
+def ensure_covers(principal: Principal, adcodes: set[str] | list[str]) -> None:
+    """403 unless the principal governs every adcode named."""
+    outside = sorted({a for a in adcodes if not principal.covers(a)})
+    if outside:
+        raise Forbidden(
+            f"超出管辖范围（{principal.jurisdiction}）：行政区 {', '.join(outside[:10])}",
+            code="outside_jurisdiction",
+        )
+
+
+LandManager = Annotated[Principal, Depends(require_roles(Role.bureau, Role.admin))]

@@ -1,0 +1,27 @@
+from geoalchemy2 import Geometry
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from landsvc.db import Base
+from landsvc.geo import WGS84
+
+
+class City(Base):
+    """地级市 — one of Guangdong's 21 prefecture-level cities."""
+
+    __tablename__ = "city"
+
+    adcode: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=WGS84, spatial_index=True), nullable=False)
+
+
+class District(Base):
+    """县级行政区 — 区/县/县级市; 东莞 441900 and 中山 442000 are their own district."""
+
+    __tablename__ = "district"
+
+    adcode: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    city_adcode: Mapped[str] = mapped_column(ForeignKey("city.adcode"), index=True)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=WGS84, spatial_index=True), nullable=False)

@@ -1,0 +1,94 @@
+"""Spatial reference systems, GeoJSON <-> geometry, bbox parsing and spatial clause helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from sqlalchemy import ColumnElement, func, true
+
+from landsvc.errors import BadQuery, InvalidGeometry, InvalidInput
+
+WGS84 = 4326
+"""Storage SRID. CGCS2000 (EPSG:4490) coincides with it within centimetres."""
+
+M2_PER_MU = 2000 / 3
+"""One 亩 in square metres."""
+
+GUANGDONG_BOUNDS = (109.6, 20.1, 117.4, 25.6)
+"""A generous lon/lat box around Guangdong's land area, for a cheap first test."""
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse ``minlon,minlat,maxlon,maxlat``.
+
+    Raises
+    ------
+    BadQuery
+        When the text is not four finite numbers in lon/lat order within range.
+    """
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise BadQuery(f"bbox: 应为 4 个数字 minlon,minlat,maxlon,maxlat，收到 {text!r}") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise BadQuery(f"bbox: 应为 4 个数字 minlon,minlat,maxlon,maxlat，收到 {text!r}")
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise BadQuery(f"bbox: 经纬度超出范围或最小值大于最大值：{text!r}")
+    return minx, miny, maxx, maxy
+
+
+def bbox_clause(geom_column, bbox: tuple[float, float, float, float] | None) -> ColumnElement:
+    """``geom`` intersects the box (index-assisted), or ``true()`` without a box."""
+    if bbox is None:
+        return true()
+    return func.ST_Intersects(geom_column, func.ST_MakeEnvelope(*bbox, WGS84))
+
+
+def resolve_crs(value: Any) -> CRS:
+    """A pyproj CRS from ``EPSG:4526``, ``4526``, WKT or PROJ text.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the ``crs`` field when pyproj does not know the value.
+    """
+    text = str(value).strip()
+    if text.isdigit():
+        text = f"EPSG:{text}"
+    try:
+        return CRS.from_user_input(text)
+    except CRSError:
+        raise InvalidInput(f"crs: 无法识别的坐标系 {value!r}（示例：EPSG:4490、EPSG:4526）",
+                           code="unknown_crs") from None
+
+
+def shape_from_geojson(obj: Any) -> shapely.Geometry:
+    """A shapely geometry from a GeoJSON geometry object.
+
+    Raises
+    ------
+    InvalidGeometry
+        When the object is not a readable GeoJSON geometry.
+    """
+    if not isinstance(obj, dict) or "type" not in obj:
+        raise InvalidGeometry("geometry: 应为 GeoJSON 几何对象")
+    try:
+        return shapely.from_geojson(json.dumps(obj))
+    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        raise InvalidGeometry(f"geometry: 无法解析的 GeoJSON 几何：{exc}") from None
+
+
+def as_multipolygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
+    """Polygon -> MultiPolygon; a MultiPolygon unchanged."""
+    if isinstance(geom, shapely.Polygon):
+        return shapely.MultiPolygon([geom])
+    return geom

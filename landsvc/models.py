@@ -1,0 +1,7 @@
+"""Every ORM model, imported once so that Base.metadata knows all tables."""
+
+from landsvc.districts.models import City, District
+from landsvc.parcels.models import Parcel
+from landsvc.tokens.models import ApiToken
+
+__all__ = ["ApiToken", "City", "District", "Parcel"]

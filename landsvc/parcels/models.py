@@ -1,0 +1,110 @@
+import enum
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Numeric,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from landsvc.db import Base
+from landsvc.geo import WGS84
+
+
+class LandSource(enum.StrEnum):
+    stock = "stock"
+    new_quota = "new_quota"
+
+    @property
+    def label(self) -> str:
+        return {"stock": "存量建设用地", "new_quota": "新增计划指标"}[self.value]
+
+
+class ParcelStatus(enum.StrEnum):
+    available = "available"
+    reserved = "reserved"
+    offered = "offered"
+    leased = "leased"
+    transferred = "transferred"
+    withdrawn = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {
+            "available": "可供应",
+            "reserved": "已预留",
+            "offered": "供应中",
+            "leased": "已出租",
+            "transferred": "已出让",
+            "withdrawn": "已撤回",
+        }[self.value]
+
+
+class Servicing(enum.StrEnum):
+    """Site servicing before supply (土地开发程度)."""
+
+    raw_land = "raw_land"
+    three_links = "three_links"
+    five_links = "five_links"
+    seven_links = "seven_links"
+
+    @property
+    def label(self) -> str:
+        return {
+            "raw_land": "生地",
+            "three_links": "三通一平",
+            "five_links": "五通一平",
+            "seven_links": "七通一平",
+        }[self.value]
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # VARCHAR with a CHECK rather than a native type: new values need no ALTER TYPE.
+    return Enum(cls, native_enum=False, create_constraint=True, length=20,
+                values_callable=lambda e: [m.value for m in e], name=cls.__name__.lower())
+
+
+# Areas are geodesic (on the WGS-84 spheroid) and kept by the database itself, so that no
+# write path — API, bulk COPY, or SQL by hand — can leave them out of step with the geometry.
+AREA_M2_SQL = "round(st_area(geom::geography)::numeric, 2)"
+AREA_MU_SQL = "round(round(st_area(geom::geography)::numeric, 2) * 3 / 2000, 4)"
+
+
+class Parcel(Base):
+    """地块 — a piece of land a bureau can supply."""
+
+    __tablename__ = "parcel"
+    __table_args__ = (
+        CheckConstraint("plot_ratio_min > 0", name="plot_ratio_min_positive"),
+        CheckConstraint("plot_ratio_max >= plot_ratio_min", name="plot_ratio_order"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=WGS84, spatial_index=True), nullable=False)
+    district: Mapped[str] = mapped_column(ForeignKey("district.adcode"), index=True)
+    park_id: Mapped[int | None] = mapped_column(BigInteger)
+    land_use: Mapped[str | None] = mapped_column(String(100))
+    land_source: Mapped[LandSource] = mapped_column(_enum(LandSource), default=LandSource.stock)
+    status: Mapped[ParcelStatus] = mapped_column(
+        _enum(ParcelStatus), default=ParcelStatus.available, index=True
+    )
+    area_m2 = mapped_column(Numeric(14, 2), Computed(AREA_M2_SQL, persisted=True))
+    area_mu = mapped_column(Numeric(14, 4), Computed(AREA_MU_SQL, persisted=True))
+    plot_ratio_min = mapped_column(Numeric(5, 2))
+    plot_ratio_max = mapped_column(Numeric(5, 2))
+    servicing: Mapped[Servicing | None] = mapped_column(_enum(Servicing))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,35 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Enum, Identity, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from landsvc.db import Base
+
+
+class Role(enum.StrEnum):
+    enterprise = "enterprise"
+    bureau = "bureau"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return {"enterprise": "企业", "bureau": "主管部门", "admin": "管理员"}[self.value]
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, create_constraint=True, length=20, name="role",
+             values_callable=lambda e: [m.value for m in e])
+    )
+    jurisdiction: Mapped[str | None] = mapped_column(String(6))
+    enterprise_uscc: Mapped[str | None] = mapped_column(String(18))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
