@@ -45,14 +45,4 @@ def require_roles(*roles: Role):
     return dependency
 
 
-def ensure_covers(principal: Principal, adcodes: set[str] | list[str]) -> None:
-    """403 unless the principal governs every adcode named."""
-    outside = sorted({a for a in adcodes if not principal.covers(a)})
-    if outside:
-        raise Forbidden(
-            f"超出管辖范围（{principal.jurisdiction}）：行政区 {', '.join(outside[:10])}",
-            code="outside_jurisdiction",
-        )
-
-
 LandManager = Annotated[Principal, Depends(require_roles(Role.bureau, Role.admin))]

@@ -84,6 +84,9 @@ STATUS = {
 }
 
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
 def status_of(exc: LandsvcError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -120,7 +123,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            error_body(str(exc.detail), f"http_{exc.status_code}"),
+            error_body(str(exc.detail), HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")),
             exc.status_code,
             headers=getattr(exc, "headers", None),
         )

@@ -92,3 +92,15 @@ def as_multipolygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
     if isinstance(geom, shapely.Polygon):
         return shapely.MultiPolygon([geom])
     return geom
+
+
+def feature(fid: Any, geometry: str | dict | None, properties: dict[str, Any]) -> dict[str, Any]:
+    """A GeoJSON Feature; ``geometry`` may be the text ``ST_AsGeoJSON`` returned."""
+    if isinstance(geometry, str):
+        geometry = json.loads(geometry)
+    return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
+
+
+def feature_collection(features: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection with extra foreign members (``numberMatched``, ``links`` …)."""
+    return {"type": "FeatureCollection", "features": features, **members}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from landsvc.errors import InvalidInput
+from landsvc.errors import Forbidden, InvalidInput
 from landsvc.tokens.models import ApiToken, Role
 
 TOKEN_PREFIX = "lsv_"
@@ -33,6 +33,14 @@ class Principal:
             return bool(self.jurisdiction) and adcode.startswith(self.jurisdiction)
         return False
 
+    def require_covers(self, adcodes) -> None:
+        """Raise Forbidden unless this caller governs every adcode given."""
+        outside = sorted({a for a in adcodes if a and not self.covers(a)})
+        if outside:
+            shown = ", ".join(outside[:10]) + (" …" if len(outside) > 10 else "")
+            raise Forbidden(f"超出管辖范围（{self.jurisdiction or '无'}）：行政区 {shown}",
+                            code="outside_jurisdiction")
+
 
 OPERATOR = Principal(Role.admin)
 """The local operator at the CLI: acts everywhere, needs no token."""
@@ -53,9 +61,8 @@ def create_token(
     """Issue a token and return it in clear; only its hash is kept."""
     if role is Role.bureau:
         if not jurisdiction or not re.fullmatch(r"44(\d\d){0,2}", jurisdiction):
-            raise InvalidInput(
-                "jurisdiction: 主管部门令牌须指定管辖区划代码前缀，如 44（全省）、4403（深圳）、440306（宝安）"
-            )
+            raise InvalidInput("jurisdiction: 主管部门令牌须指定管辖区划代码前缀，"
+                               "如 44（全省）、4403（深圳）、440306（宝安）")
     elif jurisdiction:
         raise InvalidInput("jurisdiction: 仅主管部门(bureau)令牌有管辖范围")
     if role is Role.enterprise:

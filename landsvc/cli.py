@@ -1,0 +1,209 @@
+"""The ``landsvc`` command: the local operator's front door to the same services as the API.
+
+Exit codes: 0 success, 1 input rejected, 2 usage error. Reports go to stdout, errors to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from landsvc.config import get_settings
+from landsvc.errors import LandsvcError
+
+app = typer.Typer(help="landsvc — 广东专精特新企业用地保障平台", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="数据库：嵌入式集群与迁移", no_args_is_help=True)
+geodata_app = typer.Typer(help="参考地理数据（行政区划）", no_args_is_help=True)
+token_app = typer.Typer(help="API 令牌", no_args_is_help=True)
+parcels_app = typer.Typer(help="地块", no_args_is_help=True)
+demo_app = typer.Typer(help="演示数据", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (geodata_app, "geodata"), (token_app, "token"),
+                  (parcels_app, "parcels"), (demo_app, "demo")):
+    app.add_typer(sub, name=name)
+
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception, code: int = 1) -> typer.Exit:
+    err.print(f"[red]错误：[/red]{exc}", highlight=False)
+    return typer.Exit(code)
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _cluster():
+    from landsvc.pgcluster import PgCluster
+
+    return PgCluster(get_settings().home)
+
+
+# -- db -----------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start() -> None:
+    """初始化并启动嵌入式 PostgreSQL+PostGIS 集群（已运行则复用）。"""
+    from landsvc.pgcluster import ClusterError
+
+    if get_settings().database_url:
+        raise _fail(Exception("已设置 LANDSVC_DATABASE_URL：使用外部数据库，无需启动嵌入式集群"), 2)
+    try:
+        status = _cluster().start()
+    except ClusterError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"running port={status.port} pid={status.pid} url={status.url}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """停止嵌入式集群。"""
+    typer.echo("stopped" if _cluster().stop() else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """显示数据库状态（嵌入式集群或外部服务器）。"""
+    settings = get_settings()
+    if settings.database_url:
+        typer.echo(f"external url={settings.database_url}")
+        return
+    status = _cluster().status()
+    if status.running:
+        typer.echo(f"running port={status.port} pid={status.pid} url={status.url}")
+    else:
+        typer.echo(f"stopped data_dir={status.data_dir}")
+        raise typer.Exit(3)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """应用 Alembic 迁移（必要时启动嵌入式集群）。"""
+    from landsvc.db import upgrade_database
+
+    try:
+        upgrade_database(revision)
+    except Exception as exc:  # alembic, driver and cluster errors all end the command alike
+        raise _fail(exc) from None
+    typer.echo(f"database at {revision}")
+
+
+# -- geodata ------------------------------------------------------------------------------
+@geodata_app.command("load")
+def geodata_load(
+    file: Annotated[Path | None, typer.Option(help="区划 GeoJSON；缺省为 geodata/ 中的广东省区划")] = None,
+) -> None:
+    """加载广东省 21 个地级市与 124 个县级行政区的边界。"""
+    from landsvc.db import session_scope
+    from landsvc.districts.service import DIVISIONS_FILE, load_divisions
+
+    path = file or get_settings().geodata_dir / DIVISIONS_FILE
+    try:
+        with session_scope() as session:
+            counts = load_divisions(session=session, path=path)
+    except LandsvcError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"loaded {counts['city']} cities, {counts['district']} districts from {path}")
+
+
+# -- token --------------------------------------------------------------------------------
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="enterprise | bureau | admin")],
+    jurisdiction: Annotated[str | None, typer.Option(help="管辖区划代码前缀：44、4403、440306")] = None,
+    enterprise: Annotated[str | None, typer.Option(help="企业统一社会信用代码")] = None,
+    label: Annotated[str | None, typer.Option(help="备注（谁在用）")] = None,
+) -> None:
+    """签发令牌，只把令牌本身打印到 stdout。"""
+    from landsvc.db import session_scope
+    from landsvc.tokens.models import Role
+    from landsvc.tokens.service import create_token
+
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise _fail(Exception(f"--role: 应为 enterprise、bureau 或 admin，收到 {role!r}"), 2) from None
+    try:
+        with session_scope() as session:
+            token = create_token(session=session, role=role_, jurisdiction=jurisdiction,
+                                 enterprise_uscc=enterprise, label=label)
+    except LandsvcError as exc:
+        raise _fail(exc, 2) from None
+    typer.echo(token)
+
+
+# -- parcels ------------------------------------------------------------------------------
+@parcels_app.command("import")
+def parcels_import(
+    file: Annotated[Path, typer.Argument(help="GeoPackage、zip Shapefile、GeoJSON 或 CSV+WKT")],
+    crs: Annotated[str | None, typer.Option(help="文件坐标系，如 EPSG:4526")] = None,
+    partial: Annotated[bool, typer.Option(help="只导入正确的行，报告其余")] = False,
+    repair: Annotated[bool, typer.Option(help="用 make_valid 修复无效多边形")] = False,
+) -> None:
+    """导入地块文件：逐行校验，默认全有或全无。"""
+    from landsvc.db import session_scope
+    from landsvc.parcels.service import import_parcels
+
+    if not file.exists():
+        raise _fail(Exception(f"文件不存在：{file}"), 2)
+    columns = (TextColumn("导入地块"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("import", total=None)
+            report = None
+            with session_scope() as session:
+                report = import_parcels(
+                    session=session, path=file, crs=crs, partial=partial, repair=repair,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+    except LandsvcError as exc:
+        if "report" in exc.extra:
+            _print_json(exc.extra["report"])
+        raise _fail(exc) from None
+    _print_json(report)
+
+
+# -- demo and serve -----------------------------------------------------------------------
+@demo_app.command("load")
+def demo_load(
+    parcels: Annotated[int, typer.Option(help="生成的地块数")] = 2000,
+    seed: Annotated[int, typer.Option(help="随机种子")] = 2023,
+) -> None:
+    """生成并导入演示地块（位于真实区县内，经正常导入流程）。"""
+    import tempfile
+
+    from landsvc.db import session_scope
+    from landsvc.parcels.service import import_parcels
+    from landsvc.parcels.synthetic import write_parcels
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo_parcels.gpkg"
+        try:
+            write_parcels(path, parcels, seed=seed)
+            with session_scope() as session:
+                report = import_parcels(session=session, path=path)
+        except LandsvcError as exc:
+            raise _fail(exc) from None
+    typer.echo(f"imported {report['imported']} demo parcels")
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """启动 HTTP 服务。"""
+    import uvicorn
+
+    from landsvc.db import get_engine
+
+    get_engine()  # start the embedded cluster before the first request, not during it
+    uvicorn.run("landsvc.main:create_app", factory=True, host=host, port=port,
+                access_log=False)
+
+
+def main() -> None:  # pragma: no cover
+    app()

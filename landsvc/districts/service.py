@@ -1,0 +1,123 @@
+"""Guangdong's administrative divisions: loading and lookup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from landsvc.districts.models import City, District
+from landsvc.errors import InvalidInput, NotFound
+from landsvc.geo import WGS84, feature
+
+DIVISIONS_FILE = "guangdong_divisions.geojson"
+
+_UPSERT_CITY = text("""
+    INSERT INTO city (adcode, name, geom)
+    VALUES (:adcode, :name, ST_Multi(ST_GeomFromText(:wkt, 4326)))
+    ON CONFLICT (adcode) DO UPDATE SET name = excluded.name, geom = excluded.geom
+""")
+_UPSERT_DISTRICT = text("""
+    INSERT INTO district (adcode, name, city_adcode, geom)
+    VALUES (:adcode, :name, :city_adcode, ST_Multi(ST_GeomFromText(:wkt, 4326)))
+    ON CONFLICT (adcode) DO UPDATE
+    SET name = excluded.name, city_adcode = excluded.city_adcode, geom = excluded.geom
+""")
+
+
+def load_divisions(*, session: Session, path: Path) -> dict[str, int]:
+    """Insert or update the cities and districts of a divisions file; counts per level."""
+    if not path.exists():
+        raise InvalidInput(f"找不到区划文件 {path}")
+    frame = gpd.read_file(path).to_crs(WGS84)
+    frame["wkt"] = frame.geometry.to_wkt()
+    records = frame.drop(columns="geometry").to_dict("records")
+    cities = [r for r in records if r["level"] == "city"]
+    districts = [r for r in records if r["level"] == "district"]
+    if not cities or not districts:
+        raise InvalidInput(f"{path}: 应同时包含 level=city 与 level=district 的要素")
+    session.execute(_UPSERT_CITY, cities)
+    session.execute(_UPSERT_DISTRICT, districts)
+    session.flush()
+    return {"city": len(cities), "district": len(districts)}
+
+
+def _district_columns():
+    return (
+        District.adcode,
+        District.name,
+        District.city_adcode,
+        City.name.label("city_name"),
+        func.ST_AsGeoJSON(District.geom, 6).label("geometry"),
+    )
+
+
+def _as_feature(row, level: str = "district") -> dict:
+    return feature(row.adcode, row.geometry, {
+        "adcode": row.adcode,
+        "name": row.name,
+        "level": level,
+        "city_adcode": row.city_adcode,
+        "city_name": row.city_name,
+    })
+
+
+def normalise_city(city: str) -> str:
+    """``4403`` or ``440300`` -> ``440300``."""
+    if len(city) == 4 and city.isdigit():
+        city += "00"
+    if len(city) != 6 or not city.isdigit() or not city.endswith("00"):
+        raise InvalidInput(f"city: 应为地级市 6 位行政区划代码（如 440300）或其前 4 位，收到 {city!r}")
+    return city
+
+
+def list_districts(*, session: Session, city: str | None = None) -> list[dict]:
+    """County-level districts as Features, optionally of one city."""
+    query = select(*_district_columns()).join(City).order_by(District.adcode)
+    if city is not None:
+        query = query.where(District.city_adcode == normalise_city(city))
+    return [_as_feature(row) for row in session.execute(query)]
+
+
+def _city_query():
+    return select(
+        City.adcode, City.name, City.adcode.label("city_adcode"), City.name.label("city_name"),
+        func.ST_AsGeoJSON(City.geom, 6).label("geometry"),
+    ).order_by(City.adcode)
+
+
+def list_cities(*, session: Session) -> list[dict]:
+    """The 21 prefecture-level cities as Features."""
+    return [_as_feature(row, "city") for row in session.execute(_city_query())]
+
+
+def get_division(*, session: Session, adcode: str) -> dict:
+    """A district by adcode, or else a city (东莞/中山 answer as districts)."""
+    row = session.execute(
+        select(*_district_columns()).join(City).where(District.adcode == adcode)
+    ).one_or_none()
+    if row is not None:
+        return _as_feature(row)
+    row = session.execute(_city_query().where(City.adcode == adcode)).one_or_none()
+    if row is None:
+        raise NotFound(f"没有行政区划代码为 {adcode} 的广东省区县或地级市")
+    return _as_feature(row, "city")
+
+
+def locate(*, session: Session, lon: float, lat: float) -> dict:
+    """The district that covers a point (lon/lat, WGS-84)."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidInput(f"lon/lat: 经纬度超出范围 ({lon}, {lat})")
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), WGS84)
+    # A point exactly on a shared border is covered by both sides: take the lower adcode.
+    row = session.execute(
+        select(*_district_columns()).join(City)
+        .where(func.ST_Covers(District.geom, point))
+        .order_by(District.adcode).limit(1)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"点 ({lon}, {lat}) 不在广东省任何区县内（经纬度是否颠倒？）",
+                       code="outside_guangdong")
+    return _as_feature(row)

@@ -1,0 +1,106 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from landsvc import __version__, errors, logs
+from landsvc.config import Settings, get_settings
+from landsvc.db import SessionDep
+from landsvc.districts.router import router as districts_router
+from landsvc.parcels.router import router as parcels_router
+
+log = logging.getLogger("landsvc.http")
+
+
+class UploadLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, before they are spooled to disk."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            response = JSONResponse(self._body(), status_code=413)
+            return await response(scope, receive, send)
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise StarletteHTTPException(413, self._body()["detail"])
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _body(self) -> dict:
+        mib = self.max_bytes / (1 << 20)
+        return errors.error_body(f"上传内容超过 {mib:g} MiB 上限（LANDSVC_MAX_UPLOAD_MIB）",
+                                 "payload_too_large")
+
+
+class AccessLog:
+    """One structured log line per request."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+
+        async def record(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            log.info("request", extra={"fields": {
+                "method": scope["method"], "path": scope["path"], "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 1),
+            }})
+
+
+def health(session: SessionDep):
+    """Service, database and PostGIS status."""
+    try:
+        version = session.scalar(text("SELECT postgis_lib_version()"))
+    except Exception as exc:  # the health check reports failure, it does not raise it
+        log.warning("health check failed: %s", exc)
+        return JSONResponse({"status": "error", "database": "error", "postgis": None}, 503)
+    return {"status": "ok", "database": "ok", "postgis": version}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logs.configure(settings.log_level, json_lines=settings.log_json)
+    app = FastAPI(
+        title="landsvc 专精特新企业用地保障平台",
+        version=__version__,
+        description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",
+    )
+    errors.install(app)
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
+    app.add_middleware(AccessLog)
+    app.get("/api/v1/health", tags=["运维 operations"], summary="健康检查")(health)
+    app.include_router(districts_router)
+    app.include_router(parcels_router)
+    return app
