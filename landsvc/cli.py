@@ -205,5 +205,5 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
                 access_log=False)
 
 
-def main() -> None:  # pragma: no cover
+if __name__ == "__main__":
     app()

@@ -109,7 +109,7 @@ def get_division(*, session: Session, adcode: str) -> dict:
 def locate(*, session: Session, lon: float, lat: float) -> dict:
     """The district that covers a point (lon/lat, WGS-84)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput(f"lon/lat: 经纬度超出范围 ({lon}, {lat})")
+        raise InvalidInput(f"lon/lat: 经纬度超出范围 ({lon}, {lat})：经度 -180~180，纬度 -90~90（是否颠倒？）")
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), WGS84)
     # A point exactly on a shared border is covered by both sides: take the lower adcode.
     row = session.execute(

@@ -140,10 +140,14 @@ def _sniff_format(path: Path) -> str:
         raise InvalidInput(f"文件内容不是有效的 {FORMATS[suffix]}（文件头不符，可能已损坏或被截断）",
                            code="malformed_file")
     if suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            if not any(n.lower().endswith(".shp") for n in zf.namelist()):
-                raise InvalidInput("zip 文件中没有 .shp：请把 .shp/.shx/.dbf/.prj（及 .cpg）一起压缩",
-                                   code="malformed_file")
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except zipfile.BadZipFile:
+            raise InvalidInput("zip 文件已损坏或被截断", code="malformed_file") from None
+        if not any(n.lower().endswith(".shp") for n in names):
+            raise InvalidInput("zip 文件中没有 .shp：请把 .shp/.shx/.dbf/.prj（及 .cpg）一起压缩",
+                               code="malformed_file")
     return FORMATS[suffix]
 
 
