@@ -1,0 +1,302 @@
+"""Bulk import of parcels: ``landsvc parcels import`` (validation included) against ``ogr2ogr``.
+
+    python benchmarks/import_vs_ogr2ogr.py --sizes 100000 1000000 --repeat 3
+
+For each size the synthetic GeoPackage is generated once and cached in ``benchmarks/out/``.
+Both tools then load it, alternating which goes first in each repetition, into the same
+database (an embedded PostgreSQL cluster in ``--db-home`` unless ``--database-url`` is given):
+
+* ours: ``landsvc parcels import FILE`` as a subprocess, into an emptied ``parcel`` table;
+* baseline: ``ogr2ogr -f PostgreSQL ... -nln bench_ogr -t_srs EPSG:4326 -nlt MULTIPOLYGON``,
+  into a fresh ``bench_ogr`` table (dropped afterwards).
+
+Each run records wall time, the client process's peak RSS and CPU time (GNU
+``/usr/bin/time``), and the PostgreSQL server's CPU time (all server processes, from
+``/proc``); the row count is checked after every run. A CHECKPOINT precedes every run so that neither tool pays for the
+other's dirty buffers. Raw results go to ``benchmarks/out/results-<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out"
+VENV_BIN = Path(sys.executable).parent
+LANDSVC = shutil.which("landsvc", path=str(VENV_BIN)) or "landsvc"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+GNU_TIME = "/usr/bin/time"
+
+
+# -- database -------------------------------------------------------------------------------
+def start_database(args) -> tuple[str, str]:
+    """(SQLAlchemy URL, libpq conninfo) of a database with the schema and districts loaded."""
+    if args.database_url:
+        url = args.database_url
+    else:
+        from landsvc.pgcluster import PgCluster
+
+        url = PgCluster(args.db_home, fast=False).start().url
+    env = os.environ | {"LANDSVC_DATABASE_URL": url}
+    for cmd in (["db", "upgrade"], ["geodata", "load"]):
+        subprocess.run([LANDSVC, *cmd], env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    return url, conninfo(url)
+
+
+def conninfo(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    parts = {"host": u.host or "127.0.0.1", "port": u.port or 5432, "user": u.username,
+             "password": u.password, "dbname": u.database}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+
+
+def sql(dsn: str, statement: str):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else None
+
+
+def server_cpu_seconds(dsn: str) -> float | None:
+    """CPU seconds used so far by the postmaster, its live children and its reaped children.
+
+    Only works when the server runs on this machine and /proc is readable (e.g. as root or as
+    the server's user); otherwise None.
+    """
+    try:
+        data_dir = sql(dsn, "SHOW data_directory")[0][0]
+        postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+
+        def fields(pid: int) -> list[str]:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            return stat[stat.rindex(")") + 2:].split()
+
+        f = fields(postmaster)
+        ticks = int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])  # utime stime cutime cstime
+        for child in Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split():
+            try:
+                c = fields(int(child))
+                ticks += int(c[11]) + int(c[12])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # exited meanwhile: counted in the postmaster's cutime once reaped
+        return ticks / CLK_TCK
+    except (OSError, PermissionError, ValueError, psycopg.Error):
+        return None
+
+
+# -- measuring ------------------------------------------------------------------------------
+def measure(argv: list[str], env: dict, dsn: str) -> dict:
+    """Run ``argv`` to completion; wall time, peak RSS and CPU of the child, server CPU."""
+    sql(dsn, "CHECKPOINT")
+    server_before = server_cpu_seconds(dsn)
+    # Peak RSS comes from GNU time, not from os.wait4 on our own child: a child forked from
+    # this (large) Python process can report the parent's RSS as its own high-water mark.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as usage:
+        start = time.perf_counter()
+        proc = subprocess.run([GNU_TIME, "-o", usage.name, "-f", "%M %U %S", *argv], env=env,
+                              cwd=REPO, stdout=out, stderr=err)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        maxrss_kib, utime, stime = usage.read().split()[-3:]
+    time.sleep(0.5)  # let the postmaster reap the client's backend
+    server_after = server_cpu_seconds(dsn)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited {proc.returncode}:\n{stderr[-4000:]}")
+    return {
+        "wall_s": wall,
+        "peak_rss_mb": int(maxrss_kib) / 1024,  # GNU time reports KiB
+        "client_cpu_s": float(utime) + float(stime),
+        "server_cpu_s": (None if server_before is None or server_after is None
+                         else server_after - server_before),
+        "stdout": stdout,
+    }
+
+
+def run_ours(path: Path, n: int, url: str, dsn: str) -> dict:
+    sql(dsn, "TRUNCATE parcel")
+    env = os.environ | {"LANDSVC_DATABASE_URL": url}
+    result = measure([LANDSVC, "parcels", "import", str(path)], env, dsn)
+    report = json.loads(result.pop("stdout"))
+    rows = sql(dsn, "SELECT count(*) FROM parcel")[0][0]
+    if report["imported"] != n or rows != n:
+        raise RuntimeError(f"ours: expected {n} rows, report says {report['imported']}, "
+                           f"table has {rows}")
+    sql(dsn, "TRUNCATE parcel")
+    return result | {"rows": rows}
+
+
+def ogr2ogr_argv(path: Path, dsn: str) -> list[str]:
+    return ["ogr2ogr", "-f", "PostgreSQL", f"PG:{dsn}", str(path), "-nln", "bench_ogr",
+            "-t_srs", "EPSG:4326", "-nlt", "MULTIPOLYGON", "-lco", "GEOMETRY_NAME=geom",
+            "-overwrite"]
+
+
+def run_ogr2ogr(path: Path, n: int, dsn: str) -> dict:
+    sql(dsn, "DROP TABLE IF EXISTS bench_ogr")
+    result = measure(ogr2ogr_argv(path, dsn), dict(os.environ), dsn)
+    result.pop("stdout")
+    rows = sql(dsn, "SELECT count(*) FROM bench_ogr")[0][0]
+    sql(dsn, "DROP TABLE bench_ogr")
+    if rows != n:
+        raise RuntimeError(f"ogr2ogr: expected {n} rows, table has {rows}")
+    return result | {"rows": rows}
+
+
+# -- input files ----------------------------------------------------------------------------
+def parcel_file(n: int, seed: int) -> Path:
+    """The cached GeoPackage of ``n`` parcels, generated on first use."""
+    path = OUT / f"parcels-{n}-seed{seed}.gpkg"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp.gpkg")
+        subprocess.run([sys.executable, str(HERE / "generate_parcels.py"), str(n), str(partial),
+                        "--seed", str(seed)], check=True)
+        partial.rename(path)
+    return path
+
+
+# -- environment ----------------------------------------------------------------------------
+def machine(dsn: str) -> dict:
+    def output(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    lscpu = dict(line.split(":", 1) for line in output(["lscpu"]).splitlines() if ":" in line)
+    import pyogrio
+    import pyproj
+    import shapely
+
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0)
+    return {
+        "cpu_model": lscpu.get("Model name", "").strip(),
+        "cpus": os.cpu_count(),
+        "mem_gib": round(mem_kb / 2**20, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "ogr2ogr": output(["ogr2ogr", "--version"]).strip(),
+        "pyogrio": f"{pyogrio.__version__} (GDAL {pyogrio.__gdal_version_string__})",
+        "shapely": f"{shapely.__version__} (GEOS {shapely.geos_version_string})",
+        "pyproj": f"{pyproj.__version__} (PROJ {pyproj.proj_version_str})",
+        "postgresql": sql(dsn, "SHOW server_version")[0][0],
+        "postgis": sql(dsn, "SELECT postgis_full_version()")[0][0],
+        "server_settings": {k: sql(dsn, f"SHOW {k}")[0][0] for k in
+                            ("shared_buffers", "max_wal_size", "fsync", "synchronous_commit",
+                             "maintenance_work_mem", "work_mem")},
+    }
+
+
+# -- report ---------------------------------------------------------------------------------
+def summarise(runs: list[dict]) -> list[dict]:
+    rows = []
+    for n in sorted({r["size"] for r in runs}):
+        medians = {}
+        for tool in ("ours", "ogr2ogr"):
+            mine = [r for r in runs if r["size"] == n and r["tool"] == tool]
+            walls = [r["wall_s"] for r in mine]
+            cpu = [r["server_cpu_s"] for r in mine if r["server_cpu_s"] is not None]
+            medians[tool] = statistics.median(walls)
+            rows.append({
+                "size": n, "tool": tool, "runs": len(mine),
+                "median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
+                "median_rows_per_s": statistics.median(n / w for w in walls),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
+                "median_client_cpu_s": statistics.median(r["client_cpu_s"] for r in mine),
+                "median_server_cpu_s": statistics.median(cpu) if cpu else None,
+            })
+        for row in rows[-2:]:
+            row["ratio_ours_over_ogr2ogr"] = medians["ours"] / medians["ogr2ogr"]
+    return rows
+
+
+def print_table(summary: list[dict]) -> None:
+    head = (f"{'size':>9} {'tool':<8} {'median s':>9} {'min s':>8} {'max s':>8} "
+            f"{'rows/s':>9} {'peak RSS MB':>11} {'client CPU s':>12} {'server CPU s':>12} "
+            f"{'ours/ogr':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in summary:
+        server = f"{r['median_server_cpu_s']:.1f}" if r["median_server_cpu_s"] is not None else "-"
+        ratio = f"{r['ratio_ours_over_ogr2ogr']:.2f}" if r["tool"] == "ours" else ""
+        print(f"{r['size']:>9} {r['tool']:<8} {r['median_s']:>9.1f} {r['min_s']:>8.1f} "
+              f"{r['max_s']:>8.1f} {r['median_rows_per_s']:>9,.0f} {r['peak_rss_mb']:>11,.0f} "
+              f"{r['median_client_cpu_s']:>12.1f} {server:>12} {ratio:>8}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, nargs="+", default=[3],
+                        help="repetitions: one number for all sizes, or one per size")
+    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--db-home", type=Path, default=Path("/tmp/landsvc-bench"),
+                        help="embedded cluster directory (its parents must be traversable "
+                             "by the postgres user)")
+    parser.add_argument("--database-url", help="use this server instead of the embedded cluster")
+    args = parser.parse_args()
+    if len(args.repeat) not in (1, len(args.sizes)):
+        parser.error("--repeat takes one number or one per size")
+    repeats = dict(zip(args.sizes, args.repeat * len(args.sizes) if len(args.repeat) == 1
+                       else args.repeat, strict=False))
+
+    url, dsn = start_database(args)
+    started = dt.datetime.now().astimezone()
+    info = machine(dsn)
+    print(f"{started:%Y-%m-%d %H:%M %Z} | {info['cpu_model']} x{info['cpus']} | "
+          f"{info['ogr2ogr']} | PostgreSQL {info['postgresql']} | Python {info['python']}")
+
+    runs = []
+    for n in args.sizes:
+        path = parcel_file(n, args.seed)
+        for rep in range(repeats[n]):
+            order = ("ours", "ogr2ogr") if rep % 2 == 0 else ("ogr2ogr", "ours")
+            for tool in order:
+                result = (run_ours(path, n, url, dsn) if tool == "ours"
+                          else run_ogr2ogr(path, n, dsn))
+                runs.append({"size": n, "tool": tool, "rep": rep} | result)
+                print(f"  {n:>9} {tool:<8} rep {rep}: {result['wall_s']:7.1f} s, "
+                      f"peak RSS {result['peak_rss_mb']:6.0f} MB, "
+                      f"client CPU {result['client_cpu_s']:6.1f} s, server CPU "
+                      f"{result['server_cpu_s'] or float('nan'):6.1f} s", flush=True)
+
+    summary = summarise(runs)
+    print()
+    print_table(summary)
+    results = {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": info,
+        "seed": args.seed,
+        "commands": {"ours": [Path(LANDSVC).name, "parcels", "import", "FILE"],
+                     "ogr2ogr": ogr2ogr_argv(Path("FILE"), "host=... dbname=...")},
+        "summary": summary,
+        "runs": runs,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / f"results-{started:%Y%m%dT%H%M%S}.json"
+    target.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nraw results: {target.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
