@@ -11,10 +11,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
-
-from geoalchemy2 import alembic_helpers
 
 from landsvc.db import Base, alembic_config
 from landsvc.models import Parcel  # noqa: F401  (all models registered)

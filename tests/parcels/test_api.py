@@ -184,8 +184,8 @@ def test_import_endpoint_all_or_nothing(client, tokens, session):
 
 
 def test_import_crs_as_form_field_or_query(client, tokens):
-    from pyproj import Transformer
     import numpy as np
+    from pyproj import Transformer
 
     to_gk = Transformer.from_crs(4326, 4526, always_xy=True)
     gk = shapely.transform(square(*FUTIAN), lambda xy: np.column_stack(

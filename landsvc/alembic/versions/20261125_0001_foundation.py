@@ -1,7 +1,7 @@
 """Foundation: districts, cities, parcels and API tokens
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 22:33:26.938890
 
 """
