@@ -79,7 +79,8 @@ def generate_parcels(districts: gpd.GeoDataFrame, count: int, *, seed: int = 202
         seq[mask] = np.arange(mask.sum())
     land_use = rng.choice(LAND_USES[0], count, p=LAND_USES[1])
     pr_min = rng.choice([1.0, 1.2, 1.5, 2.0], count)
-    codes = [f"{a}{1 + s // 100000:03d}{(s // 1000) % 100:03d}GB{s % 100000:05d}"
+    # 宗地代码: adcode + 街道(3) + 村(3) + 宗地特征码 GB + 宗地顺序号(5).
+    codes = [f"{a}{s // 1_000_000 + 1:03d}{s // 1000 % 1000 + 1:03d}GB{s % 1000 + 1:05d}"
              for a, s in zip(adcode, seq, strict=True)]
     names = [f"{d}{u}{s + 1:05d}号地块"
              for d, u, s in zip(local.name.to_numpy()[owner], land_use, seq, strict=True)]
