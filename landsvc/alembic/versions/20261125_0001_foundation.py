@@ -2,20 +2,20 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 22:33:26.938890
+Create Date: 2026-11-25 23:03:18.906461
 
 """
-from collections.abc import Sequence
+from typing import Sequence, Union
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
@@ -41,16 +41,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('adcode', name=op.f('pk_city'))
     )
     op.create_geospatial_index('idx_city_geom', 'city', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
-    op.create_geospatial_table('district',
-    sa.Column('adcode', sa.String(length=6), nullable=False),
-    sa.Column('name', sa.String(length=50), nullable=False),
-    sa.Column('city_adcode', sa.String(length=6), nullable=False),
-    sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
-    sa.ForeignKeyConstraint(['city_adcode'], ['city.adcode'], name=op.f('fk_district_city_adcode_city')),
-    sa.PrimaryKeyConstraint('adcode', name=op.f('pk_district'))
-    )
-    op.create_geospatial_index('idx_district_geom', 'district', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
-    op.create_index(op.f('ix_district_city_adcode'), 'district', ['city_adcode'], unique=False)
     op.create_geospatial_table('parcel',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
@@ -62,7 +52,6 @@ def upgrade() -> None:
     sa.Column('land_source', sa.Enum('stock', 'new_quota', name='landsource', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('status', sa.Enum('available', 'reserved', 'offered', 'leased', 'transferred', 'withdrawn', name='parcelstatus', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('area_m2', sa.Numeric(precision=14, scale=2), sa.Computed('round(st_area(geom::geography)::numeric, 2)', persisted=True), nullable=True),
-    sa.Column('area_mu', sa.Numeric(precision=14, scale=4), sa.Computed('round(round(st_area(geom::geography)::numeric, 2) * 3 / 2000, 4)', persisted=True), nullable=True),
     sa.Column('plot_ratio_min', sa.Numeric(precision=5, scale=2), nullable=True),
     sa.Column('plot_ratio_max', sa.Numeric(precision=5, scale=2), nullable=True),
     sa.Column('servicing', sa.Enum('raw_land', 'three_links', 'five_links', 'seven_links', name='servicing', native_enum=False, create_constraint=True, length=20), nullable=True),
@@ -70,24 +59,31 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint('plot_ratio_max >= plot_ratio_min', name=op.f('ck_parcel_plot_ratio_order')),
     sa.CheckConstraint('plot_ratio_min > 0', name=op.f('ck_parcel_plot_ratio_min_positive')),
-    sa.ForeignKeyConstraint(['district'], ['district.adcode'], name=op.f('fk_parcel_district_district')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_parcel')),
     sa.UniqueConstraint('code', name=op.f('uq_parcel_code'))
     )
     op.create_geospatial_index('idx_parcel_geom', 'parcel', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
-    op.create_index(op.f('ix_parcel_district'), 'parcel', ['district'], unique=False)
-    op.create_index(op.f('ix_parcel_status'), 'parcel', ['status'], unique=False)
+    op.create_index('ix_parcel_district', 'parcel', ['district'], unique=False, postgresql_ops={'district': 'varchar_pattern_ops'})
+    op.create_geospatial_table('district',
+    sa.Column('adcode', sa.String(length=6), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('city_adcode', sa.String(length=6), nullable=False),
+    sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
+    sa.ForeignKeyConstraint(['city_adcode'], ['city.adcode'], name=op.f('fk_district_city_adcode_city')),
+    sa.PrimaryKeyConstraint('adcode', name=op.f('pk_district'))
+    )
+    op.create_geospatial_index('idx_district_geom', 'district', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    op.create_index(op.f('ix_district_city_adcode'), 'district', ['city_adcode'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    op.drop_index(op.f('ix_parcel_status'), table_name='parcel')
-    op.drop_index(op.f('ix_parcel_district'), table_name='parcel')
-    op.drop_geospatial_index('idx_parcel_geom', table_name='parcel', postgresql_using='gist', column_name='geom')
-    op.drop_geospatial_table('parcel')
     op.drop_index(op.f('ix_district_city_adcode'), table_name='district')
     op.drop_geospatial_index('idx_district_geom', table_name='district', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('district')
+    op.drop_index('ix_parcel_district', table_name='parcel', postgresql_ops={'district': 'varchar_pattern_ops'})
+    op.drop_geospatial_index('idx_parcel_geom', table_name='parcel', postgresql_using='gist', column_name='geom')
+    op.drop_geospatial_table('parcel')
     op.drop_geospatial_index('idx_city_geom', table_name='city', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('city')
     op.drop_table('api_token')

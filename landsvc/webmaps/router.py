@@ -1,0 +1,85 @@
+"""Map pages: call the services, hand their Features to ``maps``, answer HTML.
+
+Bad query parameters get the same JSON 4xx answers as the API (the same parsing, enums and
+service checks), never a page.
+"""
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+import maps
+from landsvc.db import SessionDep
+from landsvc.districts import service as districts
+from landsvc.geo import parse_bbox
+from landsvc.parcels import service as parcels
+from landsvc.parcels.models import LandSource, ParcelStatus
+
+log = logging.getLogger("landsvc.webmaps")
+
+router = APIRouter(prefix="/maps", tags=["地图 maps"])
+
+MAX_PARCELS = 2000
+"""A page shows at most this many parcels (the first by id); the header says how many match."""
+
+ASSETS_URL = maps.ASSETS_URL
+"""Where ``main`` mounts :func:`assets`."""
+
+PUBLIC_STATUSES = {s.value: s.label for s in ParcelStatus if s is not ParcelStatus.withdrawn}
+
+
+class _Assets(StaticFiles):
+    async def check_config(self) -> None:
+        # Before scripts/assets has run the folder is missing: answer 404 file by file
+        # (pages still link our own URLs) rather than 500.
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
+
+
+def assets() -> StaticFiles:
+    """The ASGI app serving the pages' JavaScript and CSS, to mount at :data:`ASSETS_URL`."""
+    missing = maps.missing_assets()
+    if missing:
+        log.warning("map assets missing, map pages will stay blank (run scripts/assets): %s",
+                    ", ".join(missing))
+    return _Assets(directory=maps.ASSETS_DIR, check_dir=False)
+
+
+def _assets_url(request: Request) -> str:
+    return request.scope.get("root_path", "") + ASSETS_URL
+
+
+@router.get("/parcels", response_class=HTMLResponse, summary="地块地图（HTML 页面）")
+def parcels_page(
+    request: Request,
+    session: SessionDep,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    district: Annotated[str | None, Query(description="行政区代码或前缀：440306、4403、44")] = None,
+    status_: Annotated[ParcelStatus | None, Query(alias="status")] = None,
+    land_source: LandSource | None = None,
+    min_area_m2: Annotated[float | None, Query(ge=0)] = None,
+    max_area_m2: Annotated[float | None, Query(ge=0)] = None,
+):
+    box = parse_bbox(bbox)
+    flt = parcels.ParcelFilter(box, district, status_, land_source, min_area_m2, max_area_m2)
+    features, matched = parcels.search_parcels(session=session, flt=flt, limit=MAX_PARCELS,
+                                               offset=0, principal=None)
+    filters = {}
+    if status_:
+        filters["状态"] = status_.label
+    if land_source:
+        filters["土地来源"] = land_source.label
+    if min_area_m2 is not None:
+        filters["面积 ≥"] = f"{min_area_m2:,.2f} ㎡"
+    if max_area_m2 is not None:
+        filters["面积 ≤"] = f"{max_area_m2:,.2f} ㎡"
+    page = maps.parcels_map(
+        features, districts.list_districts(session=session),
+        number_matched=matched, status_labels=PUBLIC_STATUSES, district=district, bbox=box,
+        filters=filters, assets_url=_assets_url(request),
+    )
+    return HTMLResponse(maps.render(page))

@@ -1,0 +1,142 @@
+"""The parcels map in a real headless Chromium, served by uvicorn, with no way to a CDN.
+
+The page's data must be committed for another connection (the server's) to see them, so this
+test imports its own parcels for real and deletes them afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from landsvc.config import Settings
+from landsvc.parcels.models import Parcel
+from landsvc.parcels.service import import_parcels
+from tests.builders import BAOAN, FUTIAN, feature, square
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Playwright adds --headless and --user-data-dir (a fresh profile below) itself.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+STATUSES = ("available", "reserved", "offered", "leased", "transferred")
+CODES = [f"BROWSER-{i:02d}" for i in range(10)]
+DISTRICTS = 124
+
+
+@pytest.fixture
+def committed_parcels(engine, tmp_path) -> Iterator[list[str]]:
+    """Ten parcels in Shenzhen, committed; removed again after the test."""
+    rows = [feature(square((FUTIAN, BAOAN)[i % 2][0] + 0.01 * i, (FUTIAN, BAOAN)[i % 2][1],
+                           300), code=code, name=f"浏览器测试地块{i}", status=STATUSES[i % 5])
+            for i, code in enumerate(CODES)]
+    path = tmp_path / "browser.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": rows}), "utf-8")
+    try:
+        with Session(engine) as session:
+            report = import_parcels(session=session, path=path)
+            session.commit()
+        assert report["imported"] == len(CODES), report
+        yield CODES
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(Parcel).where(Parcel.code.in_(CODES)))
+            session.commit()
+
+
+@pytest.fixture
+def server(database_url) -> Iterator[str]:
+    """The real application on a free localhost port, in a thread."""
+    from landsvc.main import create_app
+
+    app = create_app(Settings(database_url=database_url, log_json=False, log_level="WARNING"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's Chromium driven by Playwright, with a fresh profile and a throw-away HOME."""
+    assert CHROMIUM.exists(), "Chromium missing: apt-get install -y chromium fonts-wqy-microhei"
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
+            headless=True, env={**os.environ, "HOME": str(home)},
+            viewport={"width": 1280, "height": 800}, locale="zh-CN",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_map_draws_in_chromium_without_leaving_localhost(committed_parcels, server, browser,
+                                                        tmp_path):
+    host = urlsplit(server).netloc
+    requests, problems = [], []
+    browser.on("request", lambda r: requests.append(r.url))
+    # Anything not for our server is refused, and reported below.
+    browser.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).netloc == host else route.abort())
+    page = browser.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+
+    page.goto(f"{server}/maps/parcels?district=4403", wait_until="load")
+    assert page.evaluate("typeof L") == "object", (
+        f"Leaflet did not load (run scripts/assets); requests: {requests}; {problems}")
+    drawn = page.evaluate("""() => {
+        const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+        const codes = [];
+        map.eachLayer(l => { if (l.feature && l.feature.properties.code) {
+            codes.push(l.feature.properties.code); } });
+        return codes; }""")
+    assert sorted(drawn) == CODES
+    paths = page.locator("path.leaflet-interactive").count()
+    assert paths >= len(CODES) + DISTRICTS
+    assert f"显示 {len(CODES)} / 共 {len(CODES)} 宗地块" in page.inner_text(".lsv-header")
+    legend = page.inner_text(".lsv-legend")
+    assert all(label in legend for label in ("可供应", "已预留", "供应中", "已出租", "已出让"))
+
+    popup = page.evaluate("""() => {
+        const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+        let opened = false;
+        map.eachLayer(l => { if (!opened && l.feature && l.feature.properties.code === "BROWSER-00") {
+            l.openPopup(); opened = true; } });
+        return document.querySelector(".leaflet-popup-content").innerText; }""")
+    for text in ("宗地代码", "BROWSER-00", "浏览器测试地块0", "福田区（440304）", "可供应", "㎡", "亩"):
+        assert text in popup
+
+    page.screenshot(path=str(tmp_path / "parcels-map.png"))  # kept by pytest for a look
+
+    assert problems == []
+    assert requests and all(urlsplit(u).netloc == host for u in requests
+                            if not u.startswith("data:")), requests
