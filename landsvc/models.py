@@ -1,7 +1,7 @@
 """Every ORM model, imported once so that Base.metadata knows all tables."""
 
-from landsvc.districts.models import City, District
+from landsvc.districts.models import City, District, DistrictPart
 from landsvc.parcels.models import Parcel
 from landsvc.tokens.models import ApiToken
 
-__all__ = ["ApiToken", "City", "District", "Parcel"]
+__all__ = ["ApiToken", "City", "District", "DistrictPart", "Parcel"]

@@ -43,12 +43,13 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_database):
     try:
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
-            assert {"parcel", "district", "city", "api_token", "alembic_version"} <= tables
+            assert {"parcel", "district", "district_part", "city", "api_token",
+                    "alembic_version"} <= tables
             assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
             gist = conn.execute(text(
                 "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist (geom)%'"
             )).scalars().all()
-            assert set(gist) == {"parcel", "district", "city"}
+            assert set(gist) == {"parcel", "district", "district_part", "city"}
             srids = conn.execute(text(
                 "SELECT DISTINCT srid FROM geometry_columns WHERE f_table_schema = 'public'"
             )).scalars().all()

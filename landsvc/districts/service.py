@@ -40,6 +40,9 @@ def load_divisions(*, session: Session, path: Path) -> dict[str, int]:
         raise InvalidInput(f"{path}: 应同时包含 level=city 与 level=district 的要素")
     session.execute(_UPSERT_CITY, cities)
     session.execute(_UPSERT_DISTRICT, districts)
+    session.execute(text("DELETE FROM district_part"))
+    session.execute(text("INSERT INTO district_part (adcode, geom) "
+                         "SELECT adcode, ST_Subdivide(geom, 64) FROM district"))
     session.flush()
     return {"city": len(cities), "district": len(districts)}
 

@@ -1,21 +1,21 @@
-"""Foundation: districts, cities, parcels and API tokens
+"""Foundation: districts (whole and subdivided), cities, parcels and API tokens
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:03:18.906461
+Create Date: 2026-11-25 23:13:26.306561
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from geoalchemy2 import Geometry
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -74,10 +74,22 @@ def upgrade() -> None:
     )
     op.create_geospatial_index('idx_district_geom', 'district', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index(op.f('ix_district_city_adcode'), 'district', ['city_adcode'], unique=False)
+    op.create_geospatial_table('district_part',
+    sa.Column('id', sa.Integer(), sa.Identity(always=False), nullable=False),
+    sa.Column('adcode', sa.String(length=6), nullable=False),
+    sa.Column('geom', Geometry(geometry_type='POLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
+    sa.ForeignKeyConstraint(['adcode'], ['district.adcode'], name=op.f('fk_district_part_adcode_district'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_district_part'))
+    )
+    op.create_geospatial_index('idx_district_part_geom', 'district_part', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    op.create_index(op.f('ix_district_part_adcode'), 'district_part', ['adcode'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index(op.f('ix_district_part_adcode'), table_name='district_part')
+    op.drop_geospatial_index('idx_district_part_geom', table_name='district_part', postgresql_using='gist', column_name='geom')
+    op.drop_geospatial_table('district_part')
     op.drop_index(op.f('ix_district_city_adcode'), table_name='district')
     op.drop_geospatial_index('idx_district_geom', table_name='district', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('district')
