@@ -84,7 +84,7 @@ def generate_parcels(districts: gpd.GeoDataFrame, count: int, *, seed: int = 202
              for a, s in zip(adcode, seq, strict=True)]
     names = [f"{d}{u}{s + 1:05d}号地块"
              for d, u, s in zip(local.name.to_numpy()[owner], land_use, seq, strict=True)]
-    return gpd.GeoDataFrame({
+    frame = gpd.GeoDataFrame({
         "code": codes,
         "name": names,
         "land_use": land_use,
@@ -94,6 +94,9 @@ def generate_parcels(districts: gpd.GeoDataFrame, count: int, *, seed: int = 202
         "plot_ratio_max": pr_min + rng.choice([1.0, 1.5, 2.0, 2.5], count),
         "servicing": rng.choice(SERVICING, count),
     }, geometry=geoms, crs=crs)
+    # Rows in no geographic order, as in a real register: a file's first rows (and the
+    # first parcels by id) then spread over the whole province.
+    return frame.iloc[rng.permutation(count)].reset_index(drop=True)
 
 
 def write_parcels(path: Path, count: int, *, seed: int = 2023, crs: str = WORK_CRS,
