@@ -18,8 +18,10 @@ import shapely
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from pyproj import CRS
-from sqlalchemy import ColumnElement, and_, func, select, text, true, update
+from sqlalchemy import ColumnElement, UniqueConstraint, and_, func, select, text, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from landsvc.districts.models import District
 from landsvc.errors import Conflict, ImportRejected, InvalidInput, NotFound
@@ -214,10 +216,12 @@ BULK_LOAD_MIN_ROWS = 10_000
 
 @contextmanager
 def _indexes_built_after(session: Session, enabled: bool) -> Iterator[None]:
-    """Drop the parcel table's secondary indexes for the COPY and build each once afterwards.
+    """Drop the parcel table's secondary indexes (and the unique code's) for the COPY and
+    build each once afterwards.
 
-    Building a GiST index over a million sorted rows is several times cheaper than a million
-    inserts into it. The drop takes the table's lock until the import commits, so no reader
+    Building an index over a million sorted rows is several times cheaper than a million
+    inserts into it; codes were checked for duplicates before the COPY, and the rebuilt unique
+    index checks them again. The drop takes the table's lock until the import commits, so no reader
     ever sees the table without its indexes; that is why it is used only on an empty table.
     """
     if not enabled:
@@ -225,9 +229,14 @@ def _indexes_built_after(session: Session, enabled: bool) -> Iterator[None]:
         return
     connection = session.connection()
     indexes = list(Parcel.__table__.indexes)
+    unique = [c for c in Parcel.__table__.constraints if isinstance(c, UniqueConstraint)]
     for index in indexes:
         index.drop(connection)
+    for constraint in unique:
+        connection.execute(DropConstraint(constraint))
     yield
+    for constraint in unique:
+        connection.execute(AddConstraint(constraint))
     for index in indexes:
         index.create(connection)
     session.execute(text("ANALYZE parcel"))
@@ -266,6 +275,10 @@ def import_parcels(*, session: Session, path: str | Path, crs: str | None = None
                     progress(first + len(attrs), source.count)
     except psycopg.errors.UniqueViolation as exc:
         raise _unique_violation(exc) from None
+    except IntegrityError as exc:  # the unique index rebuilt after a bulk load
+        if isinstance(exc.orig, psycopg.errors.UniqueViolation):
+            raise _unique_violation(exc.orig) from None
+        raise
     session.flush()
     if rejected and not partial:
         report = _report(source, 0, rejected, notes, codes)

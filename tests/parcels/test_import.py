@@ -300,3 +300,45 @@ def test_database_has_no_rows_from_rejected_import(session, tmp_path):
     rejected_of(session, write_geojson(tmp_path / "p.geojson", rows))
     assert session.scalar(text("SELECT count(*) FROM parcel WHERE code LIKE 'R-%'")) == 0
     assert Path(tmp_path / "p.geojson").exists()
+
+
+def _index_names(session) -> set[str]:
+    return set(session.scalars(text(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'")))
+
+
+def test_first_bulk_load_rebuilds_indexes(session, tmp_path, monkeypatch):
+    from landsvc.parcels import service
+
+    monkeypatch.setattr(service, "BULK_LOAD_MIN_ROWS", 3)
+    assert count(session) == 0
+    before = _index_names(session)
+    assert {"idx_parcel_geom", "ix_parcel_district", "uq_parcel_code"} <= before
+    rows = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1], 50), code=f"K-{i}")
+            for i in range(5)]
+    assert import_parcels(session=session, path=write_geojson(tmp_path / "a.geojson", rows)
+                          )["imported"] == 5
+    assert _index_names(session) == before
+    box = shapely.box(FUTIAN[0] - 0.001, FUTIAN[1] - 0.001, FUTIAN[0] + 0.003, FUTIAN[1] + 0.001)
+    plan = "\n".join(session.scalars(text(
+        "EXPLAIN SELECT code FROM parcel WHERE geom && ST_GeomFromText(:w, 4326)"),
+        {"w": box.wkt}))
+    found = session.scalars(text(
+        "SELECT code FROM parcel WHERE geom && ST_GeomFromText(:w, 4326) ORDER BY code"),
+        {"w": box.wkt}).all()
+    assert found == ["K-0", "K-1"] and "parcel" in plan
+    with pytest.raises(Exception):  # the rebuilt unique index is live
+        session.execute(text("INSERT INTO parcel (code, geom, district, land_source, status) "
+                             "SELECT code, geom, district, land_source, status FROM parcel"))
+    session.rollback()
+
+
+def test_rejected_bulk_load_keeps_indexes(session, tmp_path, monkeypatch):
+    from landsvc.parcels import service
+
+    monkeypatch.setattr(service, "BULK_LOAD_MIN_ROWS", 3)
+    before = _index_names(session)
+    rows = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1], 50), code=f"L-{i}")
+            for i in range(4)] + [feature(bowtie(*BAOAN), code="L-X")]
+    rejected_of(session, write_geojson(tmp_path / "a.geojson", rows))
+    assert _index_names(session) == before
