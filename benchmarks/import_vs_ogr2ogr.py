@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import io
 import json
 import os
 import platform
@@ -28,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -43,16 +46,61 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 GNU_TIME = "/usr/bin/time"
 
 
+# -- code under test -----------------------------------------------------------------------
+CODE_ENV: dict[str, str] = {}
+"""Extra environment for every process that runs landsvc: PYTHONPATH of a pinned snapshot."""
+
+
+def pin_code(rev: str) -> dict:
+    """Run landsvc from ``rev`` (exported once to benchmarks/out/code-<sha>) or the work tree.
+
+    Pinning keeps the code fixed for the whole run while others edit the work tree; the
+    snapshot's directory comes first on PYTHONPATH, ahead of the editable install.
+    """
+    if rev == "worktree":
+        return {"code": "worktree", "path": str(REPO)}
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    tree = OUT / f"code-{sha[:12]}"
+    if not tree.exists():
+        archive = subprocess.run(["git", "archive", "--format=tar", sha, "landsvc", "geodata"],
+                                 cwd=REPO, check=True, capture_output=True).stdout
+        partial = tree.with_name(tree.name + ".tmp")
+        shutil.rmtree(partial, ignore_errors=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(partial, filter="data")
+        partial.rename(tree)
+    CODE_ENV["PYTHONPATH"] = str(tree)
+    return {"code": sha, "path": str(tree)}
+
+
+def landsvc_env(**extra: str) -> dict:
+    return os.environ | CODE_ENV | extra
+
+
 # -- database -------------------------------------------------------------------------------
 def start_database(args) -> tuple[str, str]:
-    """(SQLAlchemy URL, libpq conninfo) of a database with the schema and districts loaded."""
+    """(SQLAlchemy URL, libpq conninfo) of a database with the schema and districts loaded.
+
+    The embedded cluster's database is dropped and created afresh, so that its schema is the
+    one the code under test creates (a migration may have been edited in place).
+    """
     if args.database_url:
         url = args.database_url
     else:
-        from landsvc.pgcluster import PgCluster
+        start = ("import sys; from pathlib import Path; from landsvc.pgcluster import PgCluster; "
+                 "print(PgCluster(Path(sys.argv[1]), fast=False).start().url)")
 
-        url = PgCluster(args.db_home, fast=False).start().url
-    env = os.environ | {"LANDSVC_DATABASE_URL": url}
+        def cluster_url() -> str:
+            return subprocess.run([sys.executable, "-c", start, str(args.db_home)],
+                                  env=landsvc_env(), check=True, capture_output=True,
+                                  text=True).stdout.strip()
+
+        url = cluster_url()
+        admin = conninfo(url).replace("dbname=landsvc", "dbname=postgres")
+        sql(admin, "DROP DATABASE IF EXISTS landsvc WITH (FORCE)")
+        url = cluster_url()  # creates the database and PostGIS again
+    env = landsvc_env(LANDSVC_DATABASE_URL=url)
     for cmd in (["db", "upgrade"], ["geodata", "load"]):
         subprocess.run([LANDSVC, *cmd], env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return url, conninfo(url)
@@ -145,7 +193,7 @@ def measure(argv: list[str], env: dict, dsn: str) -> dict:
 
 def run_ours(path: Path, n: int, url: str, dsn: str) -> dict:
     sql(dsn, "TRUNCATE parcel")
-    env = os.environ | {"LANDSVC_DATABASE_URL": url}
+    env = landsvc_env(LANDSVC_DATABASE_URL=url)
     result = measure([LANDSVC, "parcels", "import", str(path)], env, dsn)
     report = json.loads(result.pop("stdout"))
     rows = sql(dsn, "SELECT count(*) FROM parcel")[0][0]
@@ -174,16 +222,36 @@ def run_ogr2ogr(path: Path, n: int, dsn: str) -> dict:
 
 
 # -- input files ----------------------------------------------------------------------------
+def generator_digest() -> str:
+    """A digest of the synthetic-parcel generator, so a changed generator invalidates the cache."""
+    root = Path(CODE_ENV.get("PYTHONPATH", REPO))
+    source = (root / "landsvc" / "parcels" / "synthetic.py").read_bytes()
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
 def parcel_file(n: int, seed: int) -> Path:
-    """The cached GeoPackage of ``n`` parcels, generated on first use."""
+    """The cached GeoPackage of ``n`` parcels, (re)generated when missing or stale."""
     path = OUT / f"parcels-{n}-seed{seed}.gpkg"
-    if not path.exists():
+    stamp = path.with_suffix(".generator")
+    digest = generator_digest()
+    if not path.exists() or not stamp.exists() or stamp.read_text().strip() != digest:
         OUT.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".tmp.gpkg")
         subprocess.run([sys.executable, str(HERE / "generate_parcels.py"), str(n), str(partial),
-                        "--seed", str(seed)], check=True)
+                        "--seed", str(seed)], check=True, env=landsvc_env())
         partial.rename(path)
+        stamp.write_text(digest + "\n")
     return path
+
+
+def git_state() -> dict:
+    """The commit, and whether (and how) landsvc/ differs from it in the working tree."""
+    def git(*argv):
+        return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True).stdout
+    diff = git("diff", "HEAD", "--", "landsvc")
+    return {"commit": git("rev-parse", "HEAD").strip(),
+            "dirty_landsvc": bool(diff),
+            "landsvc_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff else None}
 
 
 # -- environment ----------------------------------------------------------------------------
@@ -268,17 +336,25 @@ def main() -> None:
                         help="embedded cluster directory (its parents must be traversable "
                              "by the postgres user)")
     parser.add_argument("--database-url", help="use this server instead of the embedded cluster")
+    parser.add_argument("--code", default="worktree",
+                        help="git revision of landsvc to benchmark (exported to benchmarks/out/); "
+                             "default: the work tree as it is")
     args = parser.parse_args()
     if len(args.repeat) not in (1, len(args.sizes)):
         parser.error("--repeat takes one number or one per size")
     repeats = dict(zip(args.sizes, args.repeat * len(args.sizes) if len(args.repeat) == 1
                        else args.repeat, strict=False))
 
+    code = pin_code(args.code)
     url, dsn = start_database(args)
     started = dt.datetime.now().astimezone()
     info = machine(dsn)
+    git_start = git_state()
     print(f"{started:%Y-%m-%d %H:%M %Z} | {info['cpu_model']} x{info['cpus']} | "
-          f"{info['ogr2ogr']} | PostgreSQL {info['postgresql']} | Python {info['python']}")
+          f"{info['ogr2ogr']} | PostgreSQL {info['postgresql']} | Python {info['python']} | "
+          + (f"code {code['code'][:7]} (pinned)" if code["code"] != "worktree" else
+             f"work tree at {git_start['commit'][:7]}"
+             f"{' + uncommitted landsvc/ changes' * git_start['dirty_landsvc']}"))
 
     runs = []
     for n in args.sizes:
@@ -295,6 +371,9 @@ def main() -> None:
                       f"{result['server_cpu_s'] or float('nan'):6.1f} s, "
                       f"other processes {result['other_cpu_s']:5.1f} CPU s", flush=True)
 
+    git_end = git_state()
+    if code["code"] == "worktree" and git_end != git_start:
+        print(f"WARNING: the code changed during the run ({git_start} -> {git_end})")
     summary = summarise(runs)
     print()
     print_table(summary)
@@ -302,6 +381,9 @@ def main() -> None:
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": info,
+        "code": code,
+        "git_start": git_start,
+        "git_end": git_end,
         "seed": args.seed,
         "commands": {"ours": [Path(LANDSVC).name, "parcels", "import", "FILE"],
                      "ogr2ogr": ogr2ogr_argv(Path("FILE"), "host=... dbname=...")},

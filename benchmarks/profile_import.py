@@ -1,14 +1,16 @@
 """Where the time of ``import_parcels`` goes: client phases (cProfile) and server-side COPY cost.
 
-    python benchmarks/profile_import.py 200000 [--seed 2023] [--db-home /tmp/landsvc-bench]
+    python benchmarks/profile_import.py 200000 [--code HEAD] [--seed 2023] [--db-home DIR]
 
 1. Runs ``import_parcels`` in-process under cProfile on a cached synthetic file into an emptied
    ``parcel`` table, and prints the wall time of each phase (functions named in PHASES) and
    the top functions by own time; the profile is saved to ``benchmarks/out/``.
 2. Writes the exact CSV that import sends to COPY once to a file, then replays it with COPY
-   into copies of ``parcel`` with parts of its schema removed (generated area columns,
-   foreign key, secondary indexes, GiST), so the server-side cost of each can be read off.
-   The copies live only in the benchmark database and are dropped afterwards.
+   into copies of ``parcel``: first as the import loads an empty table (secondary indexes
+   built after the COPY), then with one part of the schema changed at a time (each generated
+   column, foreign key and key, as found in the catalogue), so the server-side cost of each
+   can be read off. The copies live only in the
+   benchmark database and are dropped afterwards.
 """
 
 from __future__ import annotations
@@ -27,11 +29,20 @@ import psycopg
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from import_vs_ogr2ogr import OUT, conninfo, parcel_file, sql  # noqa: E402
+from import_vs_ogr2ogr import (  # noqa: E402
+    CODE_ENV,
+    OUT,
+    landsvc_env,
+    parcel_file,
+    pin_code,
+    sql,
+    start_database,
+)
 
 PHASES = [
     ("open_source", "importing.py", "open_source"),
     ("read_codes (code column)", "importing.py", "read_codes"),
+    ("_is_empty", "service.py", "_is_empty"),
     ("_stored_codes (codes vs DB)", "service.py", "_stored_codes"),
     ("find_duplicate_codes", "importing.py", "find_duplicate_codes"),
     ("_district_index (load+subdivide)", "service.py", "_district_index"),
@@ -45,8 +56,9 @@ PHASES = [
     ("  _check_attributes", "importing.py", "_check_attributes"),
     ("  _ewkb_hex", "importing.py", "_ewkb_hex"),
     ("_csv (DataFrame.to_csv)", "service.py", "_csv"),
-    ("Copy.write (send to server)", "copy.py", "write"),
-    ("Copy.__exit__ (finish COPY)", "copy.py", "__exit__"),
+    ("Copy.write (hand data to COPY writer)", "copy.py", "write"),
+    ("Copy.__exit__ (drain writer, end COPY)", "copy.py", "__exit__"),
+    ("_indexes_built_after (drop/build/ANALYZE)", "service.py", "_indexes_built_after"),
 ]
 
 
@@ -83,7 +95,8 @@ def profile_client(path: Path, n: int, url: str, dsn: str) -> Path:
     profiler.dump_stats(target)
     stats = pstats.Stats(profiler)
     print(f"\nimport_parcels, {n} rows, in-process under cProfile: {wall:.1f} s wall "
-          f"(cProfile adds overhead to Python-level calls)\n")
+          f"(cProfile adds overhead to Python-level calls and sees only the main thread,\n"
+          f"not psycopg's COPY writer thread)\n")
     print(f"{'phase':<40} {'cum s':>7} {'share':>6} {'calls':>6}")
     for label, seconds, calls in phase_times(stats):
         print(f"{label:<40} {seconds:>7.2f} {seconds / wall:>6.0%} {calls:>6}")
@@ -107,49 +120,86 @@ def capture_csv(path: Path, target: Path) -> None:
             fh.write(service._csv(checker.check(first, geoms, attrs).rows))
 
 
-AREA = ["ALTER TABLE {t} DROP COLUMN area_mu", "ALTER TABLE {t} DROP COLUMN area_m2"]
-FK = ["ALTER TABLE {t} DROP CONSTRAINT {t}_district_fkey"]
-BTREE = ["DROP INDEX {t}_district_idx", "DROP INDEX {t}_status_idx"]
-GIST = ["DROP INDEX {t}_geom_idx"]
-# label -> (statements before COPY, statements after COPY inside the timed transaction)
-VARIANTS = {
-    "parcel as is": ([], []),
-    "without area_mu only (one ST_Area less)": (["ALTER TABLE {t} DROP COLUMN area_mu"], []),
-    "without generated area columns": (AREA, []),
-    "without FK to district": (FK, []),
-    "without btree indexes (district, status)": (BTREE, []),
-    "without GiST index": (GIST, []),
-    "GiST built after COPY (time included)": (
-        GIST, ["CREATE INDEX {t}_geom_idx ON {t} USING gist (geom)"]),
-    "bare (no area cols, FK, btrees, GiST)": (AREA + FK + BTREE + GIST, []),
-}
+def schema_parts(dsn: str) -> dict[str, list]:
+    """The parts of ``parcel`` that cost something per COPY row, read from the catalogue."""
+    generated = [r[0] for r in sql(dsn, """
+        SELECT column_name FROM information_schema.columns
+        WHERE table_name = 'parcel' AND is_generated = 'ALWAYS' ORDER BY ordinal_position""")]
+    indexes = sql(dsn, """
+        SELECT i.indexname, i.indexdef, c.contype IS NOT NULL
+        FROM pg_indexes i
+        LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype IN ('p', 'u')
+        WHERE i.tablename = 'parcel' ORDER BY i.indexname""")
+    fks = sql(dsn, """
+        SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE conrelid = 'parcel'::regclass AND contype = 'f' ORDER BY conname""")
+    return {"generated": generated,
+            "keys": [(n, d) for n, d, key in indexes if key],
+            "indexes": [(n, d) for n, d, key in indexes if not key],
+            "fks": list(fks)}
 
 
-def profile_server(csv_path: Path, dsn: str, repeat: int) -> None:
+def variants(parts: dict) -> dict[str, dict]:
+    """label -> what to leave out of the copy of ``parcel`` (and which indexes to build after).
+
+    The first is what ``import_parcels`` does with an empty table (secondary indexes dropped
+    for the COPY and built afterwards); the others change one thing from there.
+    """
+    secondary = [n for n, _ in parts["indexes"]]
+    bulk = {"indexes": secondary, "after": secondary}
+    out = {"empty-table import (indexes built after)": bulk}
+    for column in parts["generated"]:
+        out[f"  without generated column {column}"] = bulk | {"columns": [column]}
+    for name, _ in parts["fks"]:
+        out[f"  without foreign key {name}"] = bulk | {"fks": [name]}
+    for name, _ in parts["keys"]:
+        out[f"  without {name}"] = bulk | {"indexes": secondary + [name]}
+        out[f"  {name} also built after COPY"] = {"indexes": secondary + [name],
+                                                   "after": secondary + [name]}
+    out["  all indexes kept during COPY (non-empty table)"] = {}
+    out["  bare heap (no keys, indexes, generated cols)"] = {
+        "columns": parts["generated"], "fks": [n for n, _ in parts["fks"]],
+        "indexes": secondary + [n for n, _ in parts["keys"]]}
+    return out
+
+
+def build_copy(dsn: str, t: str, parts: dict, leave_out: dict) -> list[str]:
+    """Create ``t`` like ``parcel`` without the parts named; return the deferred index DDL."""
+    sql(dsn, f"DROP TABLE IF EXISTS {t}")
+    sql(dsn, f"CREATE TABLE {t} (LIKE parcel INCLUDING ALL EXCLUDING INDEXES)")
+    for column in leave_out.get("columns", []):
+        sql(dsn, f"ALTER TABLE {t} DROP COLUMN {column}")
+    for name, definition in parts["fks"]:
+        if name not in leave_out.get("fks", []):
+            sql(dsn, f"ALTER TABLE {t} ADD CONSTRAINT {t}_{name} {definition}")
+    after = []
+    for name, definition in parts["keys"] + parts["indexes"]:
+        ddl = (definition.replace(f"INDEX {name} ON", f"INDEX {t}_{name} ON")
+               .replace("ON public.parcel ", f"ON {t} "))
+        if name in leave_out.get("after", []):
+            after.append(ddl)
+        elif name not in leave_out.get("indexes", []):
+            sql(dsn, ddl)
+    return after
+
+
+def profile_server(csv_path: Path, dsn: str, repeat: int, only: list[str] | None = None) -> None:
     from landsvc.parcels.service import COPY_COLUMNS
 
     columns = ", ".join(COPY_COLUMNS)
+    parts = schema_parts(dsn)
     print(f"\nserver side: COPY of the same {csv_path.stat().st_size / 2**20:.0f} MiB CSV "
-          f"into copies of parcel (one transaction each, median of {repeat})\n")
+          f"into copies of parcel (one transaction each, median of {repeat})")
+    print(f"parcel has: generated {parts['generated']}, foreign keys {[n for n, _ in parts['fks']]}, "
+          f"keys {[n for n, _ in parts['keys']]}, indexes {[n for n, _ in parts['indexes']]}\n")
     baseline = None
-    for label, (alter, after) in VARIANTS.items():
+    t = "bench_copy"
+    for label, leave_out in variants(parts).items():
+        if only and label != next(iter(variants(parts))) and not any(o in label for o in only):
+            continue
         times = []
         for _ in range(repeat):
-            t = "bench_copy"
-            sql(dsn, f"DROP TABLE IF EXISTS {t}")
-            # LIKE ... INCLUDING ALL copies generated columns, checks and indexes, not FKs.
-            sql(dsn, f"CREATE TABLE {t} (LIKE parcel INCLUDING ALL)")
-            sql(dsn, f"ALTER TABLE {t} ADD CONSTRAINT {t}_district_fkey "
-                     "FOREIGN KEY (district) REFERENCES district(adcode)")
-            names = dict(sql(dsn, f"SELECT indexdef, indexname FROM pg_indexes "
-                                  f"WHERE tablename = '{t}'"))
-            renames = {"(geom)": "geom_idx", "(district)": "district_idx", "(status)": "status_idx"}
-            for definition, name in names.items():
-                for key, new in renames.items():
-                    if definition.endswith(key) and name != f"{t}_{new}":
-                        sql(dsn, f"ALTER INDEX {name} RENAME TO {t}_{new}")
-            for statement in alter:
-                sql(dsn, statement.format(t=t))
+            after = build_copy(dsn, t, parts, leave_out)
             sql(dsn, "CHECKPOINT")
             with psycopg.connect(dsn) as conn, csv_path.open("rb") as fh:
                 start = time.perf_counter()
@@ -157,14 +207,18 @@ def profile_server(csv_path: Path, dsn: str, repeat: int) -> None:
                                         ) as copy:
                     while chunk := fh.read(1 << 20):
                         copy.write(chunk)
-                for statement in after:
-                    conn.execute(statement.format(t=t))
+                for ddl in after:
+                    conn.execute(ddl)
+                if after:
+                    conn.execute(f"ANALYZE {t}")  # as the import does after building them
                 conn.commit()
                 times.append(time.perf_counter() - start)
             sql(dsn, f"DROP TABLE {t}")
         median = sorted(times)[len(times) // 2]
         baseline = baseline or median
-        print(f"{label:<44} {median:>6.1f} s   ({median - baseline:+.1f} s vs as is)")
+        runs = " ".join(f"{t:.1f}" for t in times)
+        print(f"{label:<50} {median:>6.1f} s   ({median - baseline:+.1f} s)   runs: {runs}",
+              flush=True)
 
 
 def main() -> None:
@@ -172,24 +226,36 @@ def main() -> None:
     parser.add_argument("count", type=int, nargs="?", default=200_000)
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--db-home", type=Path, default=Path("/tmp/landsvc-bench"))
+    parser.add_argument("--database-url", help="use this server instead of the embedded cluster")
     parser.add_argument("--server-repeat", type=int, default=1)
     parser.add_argument("--skip-client", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--only", nargs="+", default=None,
+                        help="server side: run only variants whose label contains one of these")
+    parser.add_argument("--code", default="worktree",
+                        help="git revision of landsvc to profile (default: the work tree)")
     args = parser.parse_args()
 
-    from landsvc.pgcluster import PgCluster
+    code = pin_code(args.code)
+    if CODE_ENV and os.environ.get("PYTHONPATH") != CODE_ENV["PYTHONPATH"]:
+        # landsvc is imported in-process: restart with the snapshot first on the path.
+        os.execve(sys.executable, [sys.executable, *sys.argv], landsvc_env())
+    import landsvc
 
-    url = PgCluster(args.db_home, fast=False).start().url
+    print(f"profiling landsvc from {Path(landsvc.__file__).parent} ({code['code'][:12]})")
+
+    url, dsn = start_database(args)
     os.environ["LANDSVC_DATABASE_URL"] = url
-    dsn = conninfo(url)
     path = parcel_file(args.count, args.seed)
     if not args.skip_client:
         profile_client(path, args.count, url, dsn)
     if not args.skip_server:
         csv_path = OUT / f"copy-{args.count}.csv"
-        if not csv_path.exists():
+        stamp, key = csv_path.with_suffix(".code"), f"{code['code']} {path.stat().st_mtime_ns}"
+        if not csv_path.exists() or not stamp.exists() or stamp.read_text() != key:
             capture_csv(path, csv_path)
-        profile_server(csv_path, dsn, args.server_repeat)
+            stamp.write_text(key)
+        profile_server(csv_path, dsn, args.server_repeat, args.only)
 
 
 if __name__ == "__main__":

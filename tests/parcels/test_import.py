@@ -11,6 +11,7 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from landsvc.errors import ImportRejected, InvalidInput, UnsupportedMediaType
 from landsvc.parcels import importing
@@ -327,7 +328,7 @@ def test_first_bulk_load_rebuilds_indexes(session, tmp_path, monkeypatch):
         "SELECT code FROM parcel WHERE geom && ST_GeomFromText(:w, 4326) ORDER BY code"),
         {"w": box.wkt}).all()
     assert found == ["K-0", "K-1"] and "parcel" in plan
-    with pytest.raises(Exception):  # the rebuilt unique index is live
+    with pytest.raises(IntegrityError, match="uq_parcel_code"):  # the rebuilt index is live
         session.execute(text("INSERT INTO parcel (code, geom, district, land_source, status) "
                              "SELECT code, geom, district, land_source, status FROM parcel"))
     session.rollback()
