@@ -6,8 +6,8 @@
    ``parcel`` table, and prints the wall time of each phase (functions named in PHASES) and
    the top functions by own time; the profile is saved to ``benchmarks/out/``.
 2. Writes the exact CSV that import sends to COPY once to a file, then replays it with COPY
-   into copies of ``parcel``: first as the import loads an empty table (secondary indexes
-   built after the COPY), then with one part of the schema changed at a time (each generated
+   into copies of ``parcel``: first as the import loads an empty table (secondary and unique
+   indexes built after the COPY), then with one part of the schema changed at a time (each generated
    column, foreign key and key, as found in the catalogue), so the server-side cost of each
    can be read off. The copies live only in the
    benchmark database and are dropped afterwards.
@@ -126,7 +126,7 @@ def schema_parts(dsn: str) -> dict[str, list]:
         SELECT column_name FROM information_schema.columns
         WHERE table_name = 'parcel' AND is_generated = 'ALWAYS' ORDER BY ordinal_position""")]
     indexes = sql(dsn, """
-        SELECT i.indexname, i.indexdef, c.contype IS NOT NULL
+        SELECT i.indexname, i.indexdef, c.contype
         FROM pg_indexes i
         LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype IN ('p', 'u')
         WHERE i.tablename = 'parcel' ORDER BY i.indexname""")
@@ -134,32 +134,32 @@ def schema_parts(dsn: str) -> dict[str, list]:
         SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
         WHERE conrelid = 'parcel'::regclass AND contype = 'f' ORDER BY conname""")
     return {"generated": generated,
-            "keys": [(n, d) for n, d, key in indexes if key],
-            "indexes": [(n, d) for n, d, key in indexes if not key],
+            "keys": [(n, d) for n, d, kind in indexes if kind == "p"],
+            "uniques": [(n, d) for n, d, kind in indexes if kind == "u"],
+            "indexes": [(n, d) for n, d, kind in indexes if kind is None],
             "fks": list(fks)}
 
 
 def variants(parts: dict) -> dict[str, dict]:
     """label -> what to leave out of the copy of ``parcel`` (and which indexes to build after).
 
-    The first is what ``import_parcels`` does with an empty table (secondary indexes dropped
-    for the COPY and built afterwards); the others change one thing from there.
+    The first is what ``import_parcels`` does with an empty table (secondary indexes and the
+    unique code's dropped for the COPY and built afterwards); the others change one thing.
     """
     secondary = [n for n, _ in parts["indexes"]]
-    bulk = {"indexes": secondary, "after": secondary}
+    unique = [n for n, _ in parts["uniques"]]
+    bulk = {"indexes": secondary + unique, "after": secondary + unique}
     out = {"empty-table import (indexes built after)": bulk}
     for column in parts["generated"]:
         out[f"  without generated column {column}"] = bulk | {"columns": [column]}
     for name, _ in parts["fks"]:
         out[f"  without foreign key {name}"] = bulk | {"fks": [name]}
-    for name, _ in parts["keys"]:
-        out[f"  without {name}"] = bulk | {"indexes": secondary + [name]}
-        out[f"  {name} also built after COPY"] = {"indexes": secondary + [name],
-                                                   "after": secondary + [name]}
+    for name in unique:
+        out[f"  {name} maintained during COPY"] = {"indexes": secondary, "after": secondary}
     out["  all indexes kept during COPY (non-empty table)"] = {}
     out["  bare heap (no keys, indexes, generated cols)"] = {
         "columns": parts["generated"], "fks": [n for n, _ in parts["fks"]],
-        "indexes": secondary + [n for n, _ in parts["keys"]]}
+        "indexes": secondary + unique + [n for n, _ in parts["keys"]]}
     return out
 
 
@@ -173,7 +173,7 @@ def build_copy(dsn: str, t: str, parts: dict, leave_out: dict) -> list[str]:
         if name not in leave_out.get("fks", []):
             sql(dsn, f"ALTER TABLE {t} ADD CONSTRAINT {t}_{name} {definition}")
     after = []
-    for name, definition in parts["keys"] + parts["indexes"]:
+    for name, definition in parts["keys"] + parts["uniques"] + parts["indexes"]:
         ddl = (definition.replace(f"INDEX {name} ON", f"INDEX {t}_{name} ON")
                .replace("ON public.parcel ", f"ON {t} "))
         if name in leave_out.get("after", []):
@@ -191,7 +191,8 @@ def profile_server(csv_path: Path, dsn: str, repeat: int, only: list[str] | None
     print(f"\nserver side: COPY of the same {csv_path.stat().st_size / 2**20:.0f} MiB CSV "
           f"into copies of parcel (one transaction each, median of {repeat})")
     print(f"parcel has: generated {parts['generated']}, foreign keys {[n for n, _ in parts['fks']]}, "
-          f"keys {[n for n, _ in parts['keys']]}, indexes {[n for n, _ in parts['indexes']]}\n")
+          f"keys {[n for n, _ in parts['keys'] + parts['uniques']]}, "
+          f"indexes {[n for n, _ in parts['indexes']]}\n")
     baseline = None
     t = "bench_copy"
     for label, leave_out in variants(parts).items():
