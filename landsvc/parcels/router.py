@@ -25,22 +25,31 @@ def page_links(request: Request, *, limit: int, offset: int, matched: int) -> li
     return links
 
 
-@router.get("", summary="地块列表（GeoJSON FeatureCollection）")
-def list_parcels(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
+def parcel_filter(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     district: Annotated[str | None, Query(description="行政区代码或前缀：440306、4403、44")] = None,
     status_: Annotated[ParcelStatus | None, Query(alias="status")] = None,
     land_source: LandSource | None = None,
     min_area_m2: Annotated[float | None, Query(ge=0)] = None,
     max_area_m2: Annotated[float | None, Query(ge=0)] = None,
+) -> service.ParcelFilter:
+    """The parcel filters of the query string (the API's lists and the map pages share them)."""
+    return service.ParcelFilter(parse_bbox(bbox), district, status_, land_source,
+                                min_area_m2, max_area_m2)
+
+
+ParcelFilterDep = Annotated[service.ParcelFilter, Depends(parcel_filter)]
+
+
+@router.get("", summary="地块列表（GeoJSON FeatureCollection）")
+def list_parcels(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    flt: ParcelFilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
-    flt = service.ParcelFilter(parse_bbox(bbox), district, status_, land_source,
-                               min_area_m2, max_area_m2)
     features, matched = service.search_parcels(session=session, flt=flt, limit=limit,
                                                offset=offset, principal=principal)
     return feature_collection(

@@ -6,18 +6,17 @@ service checks), never a page.
 
 import logging
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import maps
 from landsvc.db import SessionDep
 from landsvc.districts import service as districts
-from landsvc.geo import parse_bbox
 from landsvc.parcels import service as parcels
-from landsvc.parcels.models import LandSource, ParcelStatus
+from landsvc.parcels.models import ParcelStatus
+from landsvc.parcels.router import ParcelFilterDep
 
 log = logging.getLogger("landsvc.webmaps")
 
@@ -57,29 +56,23 @@ def _assets_url(request: Request) -> str:
 def parcels_page(
     request: Request,
     session: SessionDep,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    district: Annotated[str | None, Query(description="行政区代码或前缀：440306、4403、44")] = None,
-    status_: Annotated[ParcelStatus | None, Query(alias="status")] = None,
-    land_source: LandSource | None = None,
-    min_area_m2: Annotated[float | None, Query(ge=0)] = None,
-    max_area_m2: Annotated[float | None, Query(ge=0)] = None,
+    flt: ParcelFilterDep,
 ):
-    box = parse_bbox(bbox)
-    flt = parcels.ParcelFilter(box, district, status_, land_source, min_area_m2, max_area_m2)
     features, matched = parcels.search_parcels(session=session, flt=flt, limit=MAX_PARCELS,
                                                offset=0, principal=None)
     filters = {}
-    if status_:
-        filters["状态"] = status_.label
-    if land_source:
-        filters["土地来源"] = land_source.label
-    if min_area_m2 is not None:
-        filters["面积 ≥"] = f"{min_area_m2:,.2f} ㎡"
-    if max_area_m2 is not None:
-        filters["面积 ≤"] = f"{max_area_m2:,.2f} ㎡"
+    if flt.status:
+        filters["状态"] = flt.status.label
+    if flt.land_source:
+        filters["土地来源"] = flt.land_source.label
+    if flt.min_area_m2 is not None:
+        filters["面积 ≥"] = f"{flt.min_area_m2:,.2f} ㎡"
+    if flt.max_area_m2 is not None:
+        filters["面积 ≤"] = f"{flt.max_area_m2:,.2f} ㎡"
     page = maps.parcels_map(
         features, districts.list_districts(session=session),
-        number_matched=matched, status_labels=PUBLIC_STATUSES, district=district, bbox=box,
+        number_matched=matched, status_labels=PUBLIC_STATUSES, district=flt.district,
+        bbox=flt.bbox,
         filters=filters, assets_url=_assets_url(request),
     )
     return HTMLResponse(maps.render(page))
