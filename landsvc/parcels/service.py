@@ -216,13 +216,13 @@ BULK_LOAD_MIN_ROWS = 10_000
 
 @contextmanager
 def _indexes_built_after(session: Session, enabled: bool) -> Iterator[None]:
-    """Drop the parcel table's secondary indexes (and the unique code's) for the COPY and
-    build each once afterwards.
+    """Drop the parcel table's indexes but the primary key for the COPY; build each after.
 
     Building an index over a million sorted rows is several times cheaper than a million
     inserts into it; codes were checked for duplicates before the COPY, and the rebuilt unique
-    index checks them again. The drop takes the table's lock until the import commits, so no reader
-    ever sees the table without its indexes; that is why it is used only on an empty table.
+    index checks them again. The drop holds the table's lock until the import commits, so no
+    reader ever sees the table without its indexes; that is why it is used only on an empty
+    table.
     """
     if not enabled:
         yield
