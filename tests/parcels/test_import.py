@@ -303,23 +303,37 @@ def test_database_has_no_rows_from_rejected_import(session, tmp_path):
     assert Path(tmp_path / "p.geojson").exists()
 
 
+@pytest.fixture
+def bulk_mode(session, monkeypatch) -> list[bool]:
+    """An empty parcel table, a tiny bulk threshold, and a record of whether bulk mode ran."""
+    from landsvc.parcels import service
+
+    used: list[bool] = []
+    real = service._indexes_built_after
+
+    def spy(session, enabled):
+        used.append(enabled)
+        return real(session, enabled)
+
+    monkeypatch.setattr(service, "BULK_LOAD_MIN_ROWS", 3)
+    monkeypatch.setattr(service, "_indexes_built_after", spy)
+    session.execute(text("DELETE FROM parcel"))  # rolled back with the test
+    return used
+
+
 def _index_names(session) -> set[str]:
     return set(session.scalars(text(
         "SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'")))
 
 
-def test_first_bulk_load_rebuilds_indexes(session, tmp_path, monkeypatch):
-    from landsvc.parcels import service
-
-    monkeypatch.setattr(service, "BULK_LOAD_MIN_ROWS", 3)
-    session.execute(text("DELETE FROM parcel"))  # empty for this test; rolled back after it
+def test_first_bulk_load_rebuilds_indexes(session, tmp_path, bulk_mode):
     before = _index_names(session)
     assert {"idx_parcel_geom", "ix_parcel_district", "uq_parcel_code"} <= before
     rows = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1], 50), code=f"K-{i}")
             for i in range(5)]
     assert import_parcels(session=session, path=write_geojson(tmp_path / "a.geojson", rows)
                           )["imported"] == 5
-    assert _index_names(session) == before
+    assert bulk_mode == [True] and _index_names(session) == before
     box = shapely.box(FUTIAN[0] - 0.001, FUTIAN[1] - 0.001, FUTIAN[0] + 0.003, FUTIAN[1] + 0.001)
     plan = "\n".join(session.scalars(text(
         "EXPLAIN SELECT code FROM parcel WHERE geom && ST_GeomFromText(:w, 4326)"),
@@ -334,12 +348,12 @@ def test_first_bulk_load_rebuilds_indexes(session, tmp_path, monkeypatch):
     session.rollback()
 
 
-def test_rejected_bulk_load_keeps_indexes(session, tmp_path, monkeypatch):
-    from landsvc.parcels import service
-
-    monkeypatch.setattr(service, "BULK_LOAD_MIN_ROWS", 3)
+def test_rejected_bulk_load_keeps_indexes(session, tmp_path, bulk_mode):
     before = _index_names(session)
     rows = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1], 50), code=f"L-{i}")
             for i in range(4)] + [feature(bowtie(*BAOAN), code="L-X")]
     rejected_of(session, write_geojson(tmp_path / "a.geojson", rows))
-    assert _index_names(session) == before
+    assert bulk_mode == [True] and _index_names(session) == before
+    small = [feature(square(*FUTIAN), code="M-1")]  # below the threshold: indexes stay live
+    import_parcels(session=session, path=write_geojson(tmp_path / "b.geojson", small))
+    assert bulk_mode == [True, False]
