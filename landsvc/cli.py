@@ -179,9 +179,14 @@ def demo_load(
     import tempfile
 
     from landsvc.db import session_scope
-    from landsvc.parcels.service import import_parcels
+    from landsvc.parcels.service import count_parcels, import_parcels
     from landsvc.parcels.synthetic import write_parcels
 
+    with session_scope() as session:
+        existing = count_parcels(session=session)
+    if existing:  # scripts/demo runs again on every start
+        typer.echo(f"{existing} parcels already stored; demo data not loaded again")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "demo_parcels.gpkg"
         try:

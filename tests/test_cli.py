@@ -91,3 +91,22 @@ def test_import_usage_errors(tmp_path):
     crs = write_geojson(tmp_path / "p.geojson", [feature(square(*FUTIAN), code="CLI-X")])
     result = landsvc("parcels", "import", str(crs), "--crs", "EPSG:0")
     assert result.returncode == 1 and "crs" in result.stderr
+
+
+def test_demo_load_runs_once(engine, database_url):
+    """scripts/demo calls it on every start: the second call must not fail or duplicate."""
+    def stored() -> int:
+        with engine.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM parcel"))
+
+    assert stored() == 0
+    try:
+        first = landsvc("demo", "load", "--parcels", "30")
+        assert first.returncode == 0, first.stderr
+        assert stored() == 30
+        again = landsvc("demo", "load", "--parcels", "30")
+        assert again.returncode == 0 and "already stored" in again.stdout
+        assert stored() == 30
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM parcel"))
