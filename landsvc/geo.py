@@ -87,13 +87,6 @@ def shape_from_geojson(obj: Any) -> shapely.Geometry:
         raise InvalidGeometry(f"geometry: 无法解析的 GeoJSON 几何：{exc}") from None
 
 
-def as_multipolygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
-    """Polygon -> MultiPolygon; a MultiPolygon unchanged."""
-    if isinstance(geom, shapely.Polygon):
-        return shapely.MultiPolygon([geom])
-    return geom
-
-
 def feature(fid: Any, geometry: str | dict | None, properties: dict[str, Any]) -> dict[str, Any]:
     """A GeoJSON Feature; ``geometry`` may be the text ``ST_AsGeoJSON`` returned."""
     if isinstance(geometry, str):
