@@ -217,11 +217,10 @@ def read_codes(source: Source) -> pd.Series:
     return _text(table.column(column))
 
 
-def iter_batches(source: Source, batch_size: int = BATCH_SIZE
-                 ) -> Iterator[tuple[int, np.ndarray, pd.DataFrame]]:
-    """Yield ``(first_index, geometries, attributes)`` per batch, attributes under field names."""
+def iter_batches(source: Source) -> Iterator[tuple[int, np.ndarray, pd.DataFrame]]:
+    """Yield ``(first_index, geometries, attributes)`` per batch of :data:`BATCH_SIZE` rows."""
     try:
-        with pyogrio.raw.open_arrow(source.path, layer=source.layer, batch_size=batch_size,
+        with pyogrio.raw.open_arrow(source.path, layer=source.layer, batch_size=BATCH_SIZE,
                                     columns=list(source.columns), use_pyarrow=True,
                                     **source.read_options) as (meta, reader):
             geometry_column = meta["geometry_name"] or "wkb_geometry"

@@ -231,7 +231,6 @@ def test_code_already_in_database(session, tmp_path):
 
 def test_bad_row_after_first_batch_leaves_nothing(session, tmp_path, monkeypatch):
     monkeypatch.setattr(importing, "BATCH_SIZE", 2)
-    monkeypatch.setattr(importing.iter_batches, "__defaults__", (2,))
     rows = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1], 50), code=f"B-{i}")
             for i in range(5)] + [feature(bowtie(*BAOAN), code="B-BAD")]
     reasons = rejected_of(session, write_geojson(tmp_path / "p.geojson", rows))
