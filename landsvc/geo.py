@@ -23,6 +23,11 @@ GUANGDONG_BOUNDS = (109.6, 20.1, 117.4, 25.6)
 """A generous lon/lat box around Guangdong's land area, for a cheap first test."""
 
 
+def adcode_prefix(adcode: str) -> str:
+    """The prefix an adcode stands for: ``440300`` → ``4403`` (the city), ``440000`` → ``44``."""
+    return adcode.removesuffix("00").removesuffix("00")
+
+
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     """Parse ``minlon,minlat,maxlon,maxlat``.
 

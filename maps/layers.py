@@ -20,9 +20,6 @@ from folium.template import Template
 Features = Sequence[Mapping[str, Any]] | gpd.GeoDataFrame
 """GeoJSON Feature dicts (as the services return them) or a GeoDataFrame."""
 
-GUANGDONG_BOUNDS = (109.6, 20.1, 117.4, 25.6)
-"""lon/lat box shown when there is nothing else to fit the map to."""
-
 DISTRICT_TOLERANCE = 0.001
 """Simplification of district borders for display, in degrees (about 100 m)."""
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import folium
 import pandas as pd
 
+from landsvc.geo import GUANGDONG_BOUNDS, adcode_prefix
 from maps.assets import ASSETS_URL, OfflineMap
 from maps.layers import (
-    GUANGDONG_BOUNDS,
     Features,
     GeoJsonLayer,
     MetricScale,
@@ -124,9 +124,7 @@ def parcels_map(
 
 def _prefix(district: str | None) -> str | None:
     # The parcel search treats 440300 as 4403 and 440000 as 44; so does the map.
-    if not district:
-        return None
-    return district.removesuffix("00").removesuffix("00")
+    return adcode_prefix(district) if district else None
 
 
 def _fallback_bounds(base, prefix, bbox):

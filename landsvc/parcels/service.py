@@ -25,7 +25,7 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from landsvc.districts.models import District
 from landsvc.errors import Conflict, ImportRejected, InvalidInput, NotFound
-from landsvc.geo import WGS84, bbox_clause, feature, shape_from_geojson
+from landsvc.geo import WGS84, adcode_prefix, bbox_clause, feature, shape_from_geojson
 from landsvc.parcels import importing
 from landsvc.parcels.importing import FIELDS, DistrictIndex, RowChecker
 from landsvc.parcels.models import LandSource, Parcel, ParcelStatus, Servicing
@@ -67,7 +67,7 @@ def _district_clause(district: str | None) -> ColumnElement:
         return true()
     if not district.isdigit() or len(district) not in (2, 4, 6):
         raise InvalidInput(f"district: 应为 2、4 或 6 位行政区划代码（前缀），收到 {district!r}")
-    return Parcel.district.startswith(district.removesuffix("00").removesuffix("00"))
+    return Parcel.district.startswith(adcode_prefix(district))
 
 
 def _filter_clauses(flt: ParcelFilter, principal: Principal | None) -> list[ColumnElement]:
