@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from landsvc import access
 from landsvc.db import SessionDep
-from landsvc.errors import Forbidden, NotAuthenticated
+from landsvc.errors import NotAuthenticated
 from landsvc.tokens.models import Role
 from landsvc.tokens.service import Principal, resolve_token
 
@@ -35,12 +36,7 @@ def require_roles(*roles: Role):
     """A dependency admitting only the given roles (401 anonymous, 403 other roles)."""
 
     def dependency(principal: PrincipalDep) -> Principal:
-        if principal is None:
-            raise NotAuthenticated("此操作需要令牌：Authorization: Bearer <token>")
-        if principal.role not in roles:
-            allowed = "、".join(r.label for r in roles)
-            raise Forbidden(f"{principal.role.label}令牌无权执行此操作（需要：{allowed}）")
-        return principal
+        return access.require_role(principal, *roles)
 
     return dependency
 

@@ -148,7 +148,7 @@ def parcels_import(
 ) -> None:
     """导入地块文件：逐行校验，默认全有或全无。"""
     from landsvc.db import session_scope
-    from landsvc.parcels.service import import_parcels
+    from landsvc.parcels.importing import import_parcels
 
     if not file.exists():
         raise _fail(Exception(f"文件不存在：{file}"), 2)
@@ -179,7 +179,8 @@ def demo_load(
     import tempfile
 
     from landsvc.db import session_scope
-    from landsvc.parcels.service import count_parcels, import_parcels
+    from landsvc.parcels.importing import import_parcels
+    from landsvc.parcels.service import count_parcels
     from landsvc.parcels.synthetic import write_parcels
 
     with session_scope() as session:

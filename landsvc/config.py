@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     home: Path = Path(".landsvc")
     """Data directory of the embedded cluster."""
     max_upload_mib: int = 200
+    max_unzipped_mib: int = 1024
+    """A zipped Shapefile may unpack to at most this much; checked before unpacking."""
     log_level: str = "INFO"
     log_json: bool = True
     geodata_dir: Path = REPO_ROOT / "geodata"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import Enum, MetaData, create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -25,6 +26,32 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LabelledEnum(enum.StrEnum):
+    """An enum of English identifiers, each with the Chinese label people read.
+
+    Members are written ``stock = "stock", "存量建设用地"``.
+    """
+
+    label: str
+
+    def __new__(cls, value: str, label: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def lookup(cls) -> dict[str, str]:
+        """Identifier and label alike -> identifier, for input that may use either."""
+        return {m.value: m.value for m in cls} | {m.label: m.value for m in cls}
+
+
+def enum_column(cls: type[LabelledEnum]) -> Enum:
+    """The column type of an enum: VARCHAR with a CHECK, so new values need no ALTER TYPE."""
+    return Enum(cls, native_enum=False, create_constraint=True, length=20,
+                values_callable=lambda e: [m.value for m in e], name=cls.__name__.lower())
 
 
 def database_url() -> str:
@@ -66,7 +93,11 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+"""A request's session. Function scope: it commits (or rolls back) and gives its connection
+back as soon as the endpoint returns, before the answer is sent — so a failed COMMIT is the
+answer, never a 201 already on its way, and a long page streams without holding a
+connection."""
 
 
 def alembic_config(connection=None):

@@ -1,17 +1,26 @@
 """Domain exceptions and the one table that maps them to HTTP answers.
 
 Services raise these; only :func:`install` knows about HTTP. Every error body is
-``{"detail": "...", "code": "..."}`` (plus ``report`` for a rejected import).
+``{"detail": "...", "code": "..."}`` (plus ``report`` for a rejected import). Errors the
+database raises for bad input — a check, not-null, unique or foreign-key violation, a number
+or text too large for its column, a NUL character — are turned into the same 4xx answers
+naming the field, here and nowhere else (:func:`from_database`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
+from decimal import Decimal
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("landsvc.errors")
@@ -50,6 +59,12 @@ class Conflict(LandsvcError):
     code = "conflict"
 
 
+class PreconditionFailed(LandsvcError):
+    """An ``If-Match`` that names a version other than the current one."""
+
+    code = "precondition_failed"
+
+
 class NotAuthenticated(LandsvcError):
     code = "not_authenticated"
 
@@ -77,6 +92,7 @@ STATUS = {
     BadQuery: 400,
     InvalidInput: 422,
     Conflict: 409,
+    PreconditionFailed: 412,
     NotAuthenticated: 401,
     Forbidden: 403,
     PayloadTooLarge: 413,
@@ -98,6 +114,115 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
+# -- the database's refusals --------------------------------------------------------------
+_KEY_DETAIL = re.compile(r"Key \((?P<columns>[^)]*)\)=\((?P<values>.*)\)")
+
+
+def from_database(exc: Exception) -> LandsvcError | None:
+    """The 4xx answer for a database error caused by bad input, or None for a real fault.
+
+    ``exc`` is a SQLAlchemy ``DBAPIError`` or a bare psycopg error (COPY runs on the driver).
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, psycopg.Error):
+        return None
+    params = exc.params if isinstance(exc, DBAPIError) else None
+    state = orig.sqlstate or ""
+    diag = orig.diag
+    if "NUL" in str(orig) and state in ("", "22021"):
+        field = _field_with(params, lambda _, v: isinstance(v, str) and "\x00" in v)
+        return InvalidInput(f"{field or '文本'}: 不能含有 NUL 字符 (\\u0000)", code="nul_character")
+    if state == "23505":
+        columns, values = _key(diag.message_detail)
+        return Conflict(f"{columns or diag.constraint_name}: 值 {values} 已存在", code="duplicate")
+    if state == "23503":
+        columns, values = _key(diag.message_detail)
+        return InvalidInput(f"{columns or diag.constraint_name}: 引用的 {values} 不存在",
+                            code="unknown_reference")
+    if state == "23502":
+        return InvalidInput(f"{diag.column_name}: 不能为空", code="missing_value")
+    if state == "23514":
+        field, rule = _check_rule(diag.table_name, diag.constraint_name)
+        return InvalidInput(f"{field}: {rule}", code="check_violation")
+    if state == "22003":
+        field = _field_with(params, _overflows)
+        return InvalidInput(f"{field or '数值'}: 超出字段允许的范围", code="out_of_range")
+    if state == "22001":
+        return InvalidInput("文本超出字段长度上限", code="too_long")
+    if state.startswith("22"):  # other data exceptions: invalid text for a type, dates …
+        return InvalidInput(f"数据格式有误：{diag.message_primary}", code="invalid_value")
+    return None
+
+
+def _key(detail: str | None) -> tuple[str | None, str | None]:
+    match = _KEY_DETAIL.search(detail or "")
+    return (match["columns"], match["values"]) if match else (None, None)
+
+
+def _check_rule(table: str | None, constraint: str | None) -> tuple[str, str]:
+    """The field and the rule of a check constraint, from its ``info`` in the models."""
+    from landsvc.db import Base
+
+    for table_obj in Base.metadata.tables.values():
+        if table and table_obj.name != table:
+            continue
+        for item in table_obj.constraints:
+            if item.name == constraint:
+                info = item.info
+                return info.get("field", constraint), info.get("rule", "不符合数据规则")
+    return constraint or "数据", "不符合数据规则"
+
+
+def _field_with(params: Any, test) -> str | None:
+    """The first statement parameter for which ``test(name, value)`` holds."""
+    rows = params if isinstance(params, list | tuple) else [params]
+    for row in rows:
+        if isinstance(row, dict):
+            for name, value in row.items():
+                if test(name, value):
+                    return name
+    return None
+
+
+def _overflows(name: str, value: Any) -> bool:
+    """Whether ``value`` is too large for a NUMERIC column called ``name``."""
+    from landsvc.db import Base
+
+    if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+        return False
+    for table in Base.metadata.tables.values():
+        column = table.columns.get(name)
+        precision = getattr(getattr(column, "type", None), "precision", None)
+        scale = getattr(column.type, "scale", None) if precision else None
+        if precision and scale is not None:
+            limit = 10 ** (precision - scale)
+            if not math.isfinite(float(value)) or abs(round(float(value), scale)) >= limit:
+                return True
+    return False
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    detail: str
+    code: str
+
+
+_DESCRIPTIONS = {
+    400: "查询参数有误", 401: "缺少令牌或令牌无效", 403: "无权执行（角色或管辖范围）",
+    404: "不存在或无权查看", 409: "与现有数据冲突", 412: "If-Match 与当前版本不符",
+    413: "上传内容过大", 415: "不支持的文件类型或请求格式", 422: "输入不符合规则（detail 指明字段）",
+}
+
+
+def responses(*statuses: int, **models: type[BaseModel]) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` for a route's error statuses (all :class:`ErrorBody`, unless a
+    model is given as ``s422=Model``)."""
+    return {status: {"model": models.get(f"s{status}", ErrorBody),
+                     "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -106,15 +231,18 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+def _answer(exc: LandsvcError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    return JSONResponse(error_body(exc.detail, exc.code, **exc.extra), status_of(exc),
+                        headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into ``{"detail","code"}`` answers."""
 
     @app.exception_handler(LandsvcError)
     def _domain(request: Request, exc: LandsvcError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-        return JSONResponse(
-            error_body(exc.detail, exc.code, **exc.extra), status_of(exc), headers=headers
-        )
+        return _answer(exc)
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -128,7 +256,18 @@ def install(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(Exception)
-    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body("服务器内部错误", "internal_error"), 500)
+    def _database(request: Request, exc: Exception) -> JSONResponse:
+        mapped = from_database(exc)
+        if mapped is None:
+            return _internal_error(request, exc)
+        log.info("database refused input on %s %s: %s", request.method, request.url.path, exc)
+        return _answer(mapped)
+
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(psycopg.Error, _database)
+    app.add_exception_handler(Exception, _internal_error)
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("服务器内部错误", "internal_error"), 500)

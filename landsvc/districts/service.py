@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import shapely
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from landsvc.districts.index import DistrictIndex
 from landsvc.districts.models import City, District
 from landsvc.errors import InvalidInput, NotFound
 from landsvc.geo import WGS84, feature
@@ -124,3 +126,26 @@ def locate(*, session: Session, lon: float, lat: float) -> dict:
         raise NotFound(f"点 ({lon}, {lat}) 不在广东省任何区县内（经纬度是否颠倒？）",
                        code="outside_guangdong")
     return _as_feature(row)
+
+
+_index_cache: dict[tuple, DistrictIndex] = {}
+
+
+def district_index(*, session: Session) -> DistrictIndex:
+    """The districts as shapely geometries, whole and in pieces; cached until they change."""
+    key = tuple(session.execute(
+        text("SELECT count(*), coalesce(sum(ST_NPoints(geom)), 0) FROM district")
+    ).one())
+    if key[0] == 0:
+        raise InvalidInput("尚未加载行政区划：请先运行 landsvc geodata load", code="no_districts")
+    if key not in _index_cache:
+        whole = session.execute(
+            text("SELECT adcode, ST_AsBinary(geom) FROM district ORDER BY adcode")
+        ).all()
+        parts = session.execute(text("SELECT adcode, ST_AsBinary(geom) FROM district_part")).all()
+        _index_cache.clear()
+        _index_cache[key] = DistrictIndex(
+            [r[0] for r in whole], shapely.from_wkb([bytes(r[1]) for r in whole]),
+            [r[0] for r in parts], shapely.from_wkb([bytes(r[1]) for r in parts]),
+        )
+    return _index_cache[key]

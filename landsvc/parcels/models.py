@@ -1,4 +1,3 @@
-import enum
 from datetime import datetime
 
 from geoalchemy2 import Geometry
@@ -7,7 +6,6 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
-    Enum,
     Identity,
     Index,
     Numeric,
@@ -16,61 +14,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from landsvc.db import Base
+from landsvc.db import Base, LabelledEnum, enum_column
 from landsvc.geo import WGS84
 
 
-class LandSource(enum.StrEnum):
-    stock = "stock"
-    new_quota = "new_quota"
-
-    @property
-    def label(self) -> str:
-        return {"stock": "存量建设用地", "new_quota": "新增计划指标"}[self.value]
+class LandSource(LabelledEnum):
+    stock = "stock", "存量建设用地"
+    new_quota = "new_quota", "新增计划指标"
 
 
-class ParcelStatus(enum.StrEnum):
-    available = "available"
-    reserved = "reserved"
-    offered = "offered"
-    leased = "leased"
-    transferred = "transferred"
-    withdrawn = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return {
-            "available": "可供应",
-            "reserved": "已预留",
-            "offered": "供应中",
-            "leased": "已出租",
-            "transferred": "已出让",
-            "withdrawn": "已撤回",
-        }[self.value]
+class ParcelStatus(LabelledEnum):
+    available = "available", "可供应"
+    reserved = "reserved", "已预留"
+    offered = "offered", "供应中"
+    leased = "leased", "已出租"
+    transferred = "transferred", "已出让"
+    withdrawn = "withdrawn", "已撤回"
 
 
-class Servicing(enum.StrEnum):
+class Servicing(LabelledEnum):
     """Site servicing before supply (土地开发程度)."""
 
-    raw_land = "raw_land"
-    three_links = "three_links"
-    five_links = "five_links"
-    seven_links = "seven_links"
-
-    @property
-    def label(self) -> str:
-        return {
-            "raw_land": "生地",
-            "three_links": "三通一平",
-            "five_links": "五通一平",
-            "seven_links": "七通一平",
-        }[self.value]
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # VARCHAR with a CHECK rather than a native type: new values need no ALTER TYPE.
-    return Enum(cls, native_enum=False, create_constraint=True, length=20,
-                values_callable=lambda e: [m.value for m in e], name=cls.__name__.lower())
+    raw_land = "raw_land", "生地"
+    three_links = "three_links", "三通一平"
+    five_links = "five_links", "五通一平"
+    seven_links = "seven_links", "七通一平"
 
 
 # The area is geodesic (on the WGS-84 spheroid) and kept by the database itself, so that no
@@ -98,14 +66,14 @@ class Parcel(Base):
     district: Mapped[str] = mapped_column(String(6))
     park_id: Mapped[int | None] = mapped_column(BigInteger)
     land_use: Mapped[str | None] = mapped_column(String(100))
-    land_source: Mapped[LandSource] = mapped_column(_enum(LandSource), default=LandSource.stock)
+    land_source: Mapped[LandSource] = mapped_column(enum_column(LandSource), default=LandSource.stock)
     status: Mapped[ParcelStatus] = mapped_column(
-        _enum(ParcelStatus), default=ParcelStatus.available
+        enum_column(ParcelStatus), default=ParcelStatus.available
     )
     area_m2 = mapped_column(Numeric(14, 2), Computed(AREA_M2_SQL, persisted=True))
     plot_ratio_min = mapped_column(Numeric(5, 2))
     plot_ratio_max = mapped_column(Numeric(5, 2))
-    servicing: Mapped[Servicing | None] = mapped_column(_enum(Servicing))
+    servicing: Mapped[Servicing | None] = mapped_column(enum_column(Servicing))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -3,26 +3,30 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Response, UploadFile
 
 from landsvc.auth import LandManager, PrincipalDep
 from landsvc.db import SessionDep
-from landsvc.errors import UnsupportedMediaType
-from landsvc.geo import feature_collection, parse_bbox
-from landsvc.parcels import service
+from landsvc.errors import UnsupportedMediaType, responses
+from landsvc.etags import IfMatchDep
+from landsvc.geo import parse_bbox
+from landsvc.ingest.reader import upload_suffix
+from landsvc.lists import PageDep, feature_page
+from landsvc.parcels import importing, service
 from landsvc.parcels.models import LandSource, ParcelStatus
-from landsvc.parcels.schemas import ParcelCreate, ParcelProperties, ParcelUpdate
+from landsvc.parcels.schemas import (
+    ImportRejectedBody,
+    ImportReport,
+    ParcelCollection,
+    ParcelCreate,
+    ParcelFeature,
+    ParcelProperties,
+    ParcelUpdate,
+)
 
 router = APIRouter(prefix="/api/v1/parcels", tags=["地块 parcels"])
 
-
-def page_links(request: Request, *, limit: int, offset: int, matched: int) -> list[dict]:
-    """``self`` and, unless this is the last page, an absolute ``next`` link."""
-    links = [{"rel": "self", "type": "application/geo+json", "href": str(request.url)}]
-    if offset + limit < matched:
-        href = request.url.include_query_params(limit=limit, offset=offset + limit)
-        links.append({"rel": "next", "type": "application/geo+json", "href": str(href)})
-    return links
+_ETAG = {"ETag": {"description": "地块的当前版本；修改时放进 If-Match", "schema": {"type": "string"}}}
 
 
 def parcel_filter(
@@ -41,31 +45,31 @@ def parcel_filter(
 ParcelFilterDep = Annotated[service.ParcelFilter, Depends(parcel_filter)]
 
 
-@router.get("", summary="地块列表（GeoJSON FeatureCollection）")
-def list_parcels(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    flt: ParcelFilterDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-):
-    features, matched = service.search_parcels(session=session, flt=flt, limit=limit,
-                                               offset=offset, principal=principal)
-    return feature_collection(
-        features, numberMatched=matched, numberReturned=len(features),
-        links=page_links(request, limit=limit, offset=offset, matched=matched),
-    )
+def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
+    feature, etag = answer
+    response.headers["ETag"] = etag
+    return feature
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="新增地块")
-def create_parcel(session: SessionDep, principal: LandManager, body: ParcelCreate,
-                  repair: bool = False):
-    return service.create_parcel(
+@router.get("", summary="地块列表（GeoJSON FeatureCollection）",
+            responses={200: {"model": ParcelCollection}} | responses(400, 401, 422))
+def list_parcels(request: Request, session: SessionDep, principal: PrincipalDep,
+                 flt: ParcelFilterDep, page: PageDep):
+    features, matched = service.search_parcels(session=session, flt=flt, page=page,
+                                               principal=principal)
+    return feature_page(request, features, page, matched)
+
+
+@router.post("", status_code=201, summary="新增地块",
+             responses={201: {"model": ParcelFeature, "headers": _ETAG}}
+             | responses(401, 403, 409, 413, 422))
+def create_parcel(response: Response, session: SessionDep, principal: LandManager,
+                  body: ParcelCreate, repair: bool = False):
+    return _with_etag(response, service.create_parcel(
         session=session, geometry=body.geometry,
         properties=body.properties.model_dump(exclude_unset=True),
         principal=principal, repair=repair,
-    )
+    ))
 
 
 def _multipart_only(request: Request) -> None:
@@ -74,7 +78,9 @@ def _multipart_only(request: Request) -> None:
 
 
 @router.post("/import", summary="从 GIS 文件批量导入地块",
-             dependencies=[Depends(_multipart_only)])
+             dependencies=[Depends(_multipart_only)],
+             responses={200: {"model": ImportReport}}
+             | responses(401, 403, 409, 413, 415, 422, s422=ImportRejectedBody))
 def import_parcels(
     session: SessionDep,
     principal: LandManager,
@@ -86,12 +92,12 @@ def import_parcels(
     partial_q: Annotated[bool, Query(alias="partial")] = False,
     repair_q: Annotated[bool, Query(alias="repair")] = False,
 ):
-    name = Path(file.filename or "upload").name
-    with tempfile.TemporaryDirectory(prefix="landsvc-import-") as tmp:
-        path = Path(tmp) / name
+    suffix = upload_suffix(file.filename)  # the client's name never becomes a path
+    with tempfile.TemporaryDirectory(prefix="landsvc-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)
-        return service.import_parcels(
+        return importing.import_parcels(
             session=session, path=path, crs=crs or crs_q,
             partial=partial if partial is not None else partial_q,
             repair=repair if repair is not None else repair_q,
@@ -99,25 +105,32 @@ def import_parcels(
         )
 
 
-@router.get("/{parcel_id}", summary="地块详情")
-def get_parcel(session: SessionDep, principal: PrincipalDep, parcel_id: int):
-    return service.get_parcel(session=session, parcel_id=parcel_id, principal=principal)
+@router.get("/{parcel_id}", summary="地块详情",
+            responses={200: {"model": ParcelFeature, "headers": _ETAG}} | responses(401, 404, 422))
+def get_parcel(response: Response, session: SessionDep, principal: PrincipalDep,
+               parcel_id: int):
+    return _with_etag(response, service.get_parcel(session=session, parcel_id=parcel_id,
+                                                   principal=principal))
 
 
-@router.patch("/{parcel_id}", summary="修改地块（只改所给字段）")
+@router.patch("/{parcel_id}", summary="修改地块（只改所给字段；If-Match 防止覆盖他人修改）",
+              responses={200: {"model": ParcelFeature, "headers": _ETAG}}
+              | responses(401, 403, 404, 409, 412, 413, 422))
 def update_parcel(
+    response: Response,
     session: SessionDep,
     principal: LandManager,
     parcel_id: int,
     body: Annotated[ParcelUpdate | ParcelProperties, Body()],
+    if_match: IfMatchDep,
     repair: bool = False,
 ):
     if isinstance(body, ParcelUpdate):
         geometry, properties = body.geometry, body.properties
     else:
         geometry, properties = None, body
-    return service.update_parcel(
+    return _with_etag(response, service.update_parcel(
         session=session, parcel_id=parcel_id, geometry=geometry,
         properties=properties.model_dump(exclude_unset=True),
-        principal=principal, repair=repair,
-    )
+        principal=principal, repair=repair, if_match=if_match,
+    ))

@@ -1,20 +1,15 @@
-import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Enum, Identity, String, func
+from sqlalchemy import BigInteger, DateTime, Identity, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from landsvc.db import Base
+from landsvc.db import Base, LabelledEnum, enum_column
 
 
-class Role(enum.StrEnum):
-    enterprise = "enterprise"
-    bureau = "bureau"
-    admin = "admin"
-
-    @property
-    def label(self) -> str:
-        return {"enterprise": "企业", "bureau": "主管部门", "admin": "管理员"}[self.value]
+class Role(LabelledEnum):
+    enterprise = "enterprise", "企业"
+    bureau = "bureau", "主管部门"
+    admin = "admin", "管理员"
 
 
 class ApiToken(Base):
@@ -24,10 +19,7 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, create_constraint=True, length=20, name="role",
-             values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(enum_column(Role))
     jurisdiction: Mapped[str | None] = mapped_column(String(6))
     enterprise_uscc: Mapped[str | None] = mapped_column(String(18))
     label: Mapped[str | None] = mapped_column(String(200))

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 import maps
 from landsvc.db import SessionDep
 from landsvc.districts import service as districts
+from landsvc.lists import Page
 from landsvc.parcels import service as parcels
 from landsvc.parcels.models import ParcelStatus
 from landsvc.parcels.router import ParcelFilterDep
@@ -58,8 +59,8 @@ def parcels_page(
     session: SessionDep,
     flt: ParcelFilterDep,
 ):
-    features, matched = parcels.search_parcels(session=session, flt=flt, limit=MAX_PARCELS,
-                                               offset=0, principal=None)
+    features, matched = parcels.search_parcels(session=session, flt=flt,
+                                               page=Page(MAX_PARCELS, 0), principal=None)
     filters = {}
     if flt.status:
         filters["状态"] = flt.status.label
@@ -71,7 +72,7 @@ def parcels_page(
         filters["面积 ≤"] = f"{flt.max_area_m2:,.2f} ㎡"
     page = maps.parcels_map(
         features, districts.list_districts(session=session),
-        number_matched=matched, status_labels=PUBLIC_STATUSES, district=flt.district,
+        number_matched=matched.count, status_labels=PUBLIC_STATUSES, district=flt.district,
         bbox=flt.bbox,
         filters=filters, assets_url=_assets_url(request),
     )

@@ -14,9 +14,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from landsvc.errors import ImportRejected, InvalidInput, UnsupportedMediaType
-from landsvc.parcels import importing
+from landsvc.ingest import reader
 from landsvc.parcels.models import Parcel
-from landsvc.parcels.service import import_parcels
+from landsvc.parcels.importing import import_parcels
 from tests.builders import (
     BAOAN,
     DONGGUAN,
@@ -230,7 +230,7 @@ def test_code_already_in_database(session, tmp_path):
 
 
 def test_bad_row_after_first_batch_leaves_nothing(session, tmp_path, monkeypatch):
-    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    monkeypatch.setattr(reader, "BATCH_SIZE", 2)
     rows = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1], 50), code=f"B-{i}")
             for i in range(5)] + [feature(bowtie(*BAOAN), code="B-BAD")]
     reasons = rejected_of(session, write_geojson(tmp_path / "p.geojson", rows))
@@ -305,17 +305,18 @@ def test_database_has_no_rows_from_rejected_import(session, tmp_path):
 @pytest.fixture
 def bulk_mode(session, monkeypatch) -> list[bool]:
     """An empty parcel table, a tiny bulk threshold, and a record of whether bulk mode ran."""
-    from landsvc.parcels import service
+    from landsvc.ingest import writer
+    from landsvc.parcels import importing
 
     used: list[bool] = []
-    real = service._indexes_built_after
+    real = writer.indexes_built_after
 
-    def spy(session, enabled):
+    def spy(session, table, enabled):
         used.append(enabled)
-        return real(session, enabled)
+        return real(session, table, enabled)
 
-    monkeypatch.setattr(service, "BULK_LOAD_MIN_ROWS", 3)
-    monkeypatch.setattr(service, "_indexes_built_after", spy)
+    monkeypatch.setattr(importing, "BULK_LOAD_MIN_ROWS", 3)
+    monkeypatch.setattr(writer, "indexes_built_after", spy)
     session.execute(text("DELETE FROM parcel"))  # rolled back with the test
     return used
 

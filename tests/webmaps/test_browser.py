@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from landsvc.config import Settings
 from landsvc.parcels.models import Parcel
-from landsvc.parcels.service import import_parcels
+from landsvc.parcels.importing import import_parcels
 from tests.builders import BAOAN, FUTIAN, feature, square
 
 CHROMIUM = Path("/usr/bin/chromium")
