@@ -10,13 +10,16 @@ from __future__ import annotations
 import folium
 
 from maps.assets import ASSETS_DIR, ASSETS_URL, OfflineMap, missing_assets
+from maps.layers import DistrictBase, district_base
 from maps.parcels import STATUS_COLOURS, parcels_map
 
 __all__ = [
     "ASSETS_DIR",
     "ASSETS_URL",
+    "DistrictBase",
     "OfflineMap",
     "STATUS_COLOURS",
+    "district_base",
     "missing_assets",
     "parcels_map",
     "render",

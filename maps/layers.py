@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import folium
@@ -184,7 +185,10 @@ def feature_collection_json(geoms: np.ndarray, properties: Sequence[Mapping[str,
     str
         Compact, as :func:`script_json` writes it.
     """
-    texts = shapely.to_geojson(geoms)
+    return _collection_json(shapely.to_geojson(geoms), properties)
+
+
+def _collection_json(texts: Sequence[str], properties: Sequence[Mapping[str, Any]]) -> str:
     features = ",".join(
         '{"type":"Feature","geometry":' + geometry + ',"properties":'
         + json.dumps(props, ensure_ascii=False, separators=(",", ":")) + "}"
@@ -324,20 +328,61 @@ _DETAILS_JS = """
 """
 
 
-def district_layers(districts: Features, *, highlight: str | None = None,
-                    tolerance: float = DISTRICT_TOLERANCE) -> list[GeoJsonLayer]:
-    """County-level districts as outlines with a tooltip, and their cities' outlines.
+@dataclass(frozen=True)
+class DistrictBase:
+    """The district base layer's geometry, simplified once: it is the same on every page.
+
+    Make it with :func:`district_base`; the web routes keep one until the districts change.
+    """
+
+    frame: gpd.GeoDataFrame
+    """``adcode``, ``name``, ``city_adcode``, ``city_name`` and the simplified geometry."""
+    geometry_json: Sequence[str]
+    """Each district's simplified geometry as GeoJSON text."""
+    cities_json: str
+    """The city outlines as a FeatureCollection (script-safe text)."""
+
+
+def district_base(districts: Features, tolerance: float = DISTRICT_TOLERANCE) -> DistrictBase:
+    """Simplify the districts together and outline their cities.
 
     Parameters
     ----------
     districts : sequence of dict or GeoDataFrame
         Features with properties ``adcode``, ``name``, ``city_adcode``, ``city_name`` that
         tile the province, as ``landsvc.districts.service.list_districts`` gives them.
-    highlight : str, optional
-        An adcode prefix (``44``, ``4403``, ``440304``) whose districts are drawn stronger.
     tolerance : float
         Simplification in degrees. The districts are simplified together
         (``shapely.coverage_simplify``) so that neighbours keep one shared border.
+
+    Returns
+    -------
+    DistrictBase
+    """
+    frame = as_frame(districts, ("adcode", "name", "city_adcode", "city_name"))
+    if frame.empty:
+        return DistrictBase(frame, [], _collection_json([], []))
+    geoms = shapely.coverage_simplify(frame.geometry.values, tolerance)
+    frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
+    cities = frame.groupby(frame.city_adcode.astype(str), sort=True).indices
+    outlines = [shapely.boundary(shapely.coverage_union_all(geoms[rows]))
+                for rows in cities.values()]
+    cities_json = feature_collection_json(
+        round_coordinates(np.array(outlines, dtype=object), 4),
+        [{"city_adcode": code} for code in cities])
+    return DistrictBase(frame, list(shapely.to_geojson(round_coordinates(geoms, 4))),
+                        cities_json)
+
+
+def district_layers(base: DistrictBase, *, highlight: str | None = None) -> list[GeoJsonLayer]:
+    """County-level districts as outlines with a tooltip, and their cities' outlines.
+
+    Parameters
+    ----------
+    base : DistrictBase
+        The simplified districts (:func:`district_base`).
+    highlight : str, optional
+        An adcode prefix (``44``, ``4403``, ``440304``) whose districts are drawn stronger.
 
     Returns
     -------
@@ -345,10 +390,9 @@ def district_layers(districts: Features, *, highlight: str | None = None,
         The district layer (hover shows 区县, 所属地级市, 行政区划代码) and a non-interactive
         layer of city outlines; empty without districts.
     """
-    frame = as_frame(districts, ("adcode", "name", "city_adcode", "city_name"))
+    frame = base.frame
     if frame.empty:
         return []
-    geoms = shapely.coverage_simplify(frame.geometry.values, tolerance)
     adcodes = frame.adcode.astype(str)
     focus = adcodes.str.startswith(highlight) if highlight else pd.Series(False, frame.index)
     properties = [
@@ -357,7 +401,7 @@ def district_layers(districts: Features, *, highlight: str | None = None,
         for row, code, hit in zip(frame.itertuples(), adcodes, focus, strict=True)
     ]
     district_layer = GeoJsonLayer(
-        feature_collection_json(round_coordinates(geoms, 4), properties),
+        _collection_json(base.geometry_json, properties),
         name="区县界线",
         style={"color": "#7b8794", "weight": 0.8, "fillColor": "#fbfaf7", "fillOpacity": 1},
         style_by=("focus", {"yes": {"color": "#102a43", "weight": 2.4,
@@ -365,12 +409,8 @@ def district_layers(districts: Features, *, highlight: str | None = None,
         tooltip=[("name", "区县"), ("city_name", "所属地级市"), ("adcode", "行政区划代码")],
         highlight={"color": "#0b4f8a", "weight": 2.5},
     )
-    cities = frame.groupby(frame.city_adcode.astype(str), sort=True).indices
-    outlines = [shapely.boundary(shapely.coverage_union_all(geoms[rows]))
-                for rows in cities.values()]
     city_layer = GeoJsonLayer(
-        feature_collection_json(round_coordinates(np.array(outlines, dtype=object), 4),
-                                [{"city_adcode": code} for code in cities]),
+        base.cities_json,
         name="地级市界线",
         style={"color": "#3e4c59", "weight": 1.8},
         interactive=False,

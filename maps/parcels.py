@@ -10,12 +10,14 @@ import pandas as pd
 from landsvc.geo import GUANGDONG_BOUNDS, adcode_prefix
 from maps.assets import ASSETS_URL, OfflineMap
 from maps.layers import (
+    DistrictBase,
     Features,
     GeoJsonLayer,
     MetricScale,
     Panel,
     as_frame,
     bounds_of,
+    district_base,
     district_layers,
     escape,
     feature_collection_json,
@@ -56,7 +58,7 @@ _POPUP = {  # feature property -> row label
 
 def parcels_map(
     parcels: Features,
-    districts: Features,
+    districts: Features | DistrictBase,
     *,
     number_matched: int,
     status_labels: Mapping[str, str],
@@ -74,8 +76,9 @@ def parcels_map(
         (properties ``code``, ``name``, ``district``, ``district_name``, ``land_use``,
         ``land_source_label``, ``status``, ``status_label``, ``area_m2``, ``area_mu``,
         ``plot_ratio_min``, ``plot_ratio_max``, ``servicing_label``).
-    districts : sequence of dict or GeoDataFrame
-        The district base layer (see :func:`maps.layers.district_layers`).
+    districts : DistrictBase, or sequence of dict or GeoDataFrame
+        The district base layer: a :class:`maps.layers.DistrictBase` kept between pages,
+        or the district Features to simplify now (see :func:`maps.layers.district_base`).
     number_matched : int
         How many parcels the query matched in all; ``parcels`` may be the first of them.
     status_labels : mapping of str to str
@@ -96,14 +99,15 @@ def parcels_map(
         Render it with :func:`maps.render`.
     """
     frame = as_frame(parcels, _PARCEL_COLUMNS)
-    base = as_frame(districts, ("adcode", "name", "city_adcode", "city_name"))
+    districts = districts if isinstance(districts, DistrictBase) else district_base(districts)
+    base = districts.frame
     prefix = _prefix(district)
 
     m = OfflineMap(assets_url=assets_url, tiles=None,
                    zoom_control="bottomleft", location=None, zoom_snap=0.25)
     page(m, title=PAGE_TITLE, assets_url=assets_url)
     MetricScale().add_to(m)
-    for layer in district_layers(base, highlight=prefix):
+    for layer in district_layers(districts, highlight=prefix):
         layer.add_to(m)
     if not frame.empty:
         _parcel_layer(frame).add_to(m)

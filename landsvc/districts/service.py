@@ -128,14 +128,22 @@ def locate(*, session: Session, lon: float, lat: float) -> dict:
     return _as_feature(row)
 
 
+def districts_version(*, session: Session) -> tuple[int, int]:
+    """Changes whenever the districts do (a load rewrites every row): for caches of them.
+
+    The row count and the newest writing transaction (``xmin``); no geometry is read.
+    """
+    return tuple(session.execute(
+        text("SELECT count(*), coalesce(max(xmin::text::bigint), 0) FROM district")
+    ).one())
+
+
 _index_cache: dict[tuple, DistrictIndex] = {}
 
 
 def district_index(*, session: Session) -> DistrictIndex:
     """The districts as shapely geometries, whole and in pieces; cached until they change."""
-    key = tuple(session.execute(
-        text("SELECT count(*), coalesce(sum(ST_NPoints(geom)), 0) FROM district")
-    ).one())
+    key = districts_version(session=session)
     if key[0] == 0:
         raise InvalidInput("尚未加载行政区划：请先运行 landsvc geodata load", code="no_districts")
     if key not in _index_cache:

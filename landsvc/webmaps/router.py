@@ -49,6 +49,19 @@ def assets() -> StaticFiles:
     return _Assets(directory=maps.ASSETS_DIR, check_dir=False)
 
 
+_district_bases: dict[tuple, maps.DistrictBase] = {}
+
+
+def _district_base(session) -> maps.DistrictBase:
+    """The simplified district base layer (~2 MB of work), made once per districts version."""
+    version = districts.districts_version(session=session)
+    if version not in _district_bases:
+        base = maps.district_base(districts.list_districts(session=session))
+        _district_bases.clear()
+        _district_bases[version] = base
+    return _district_bases[version]
+
+
 def _assets_url(request: Request) -> str:
     return request.scope.get("root_path", "") + ASSETS_URL
 
@@ -71,7 +84,7 @@ def parcels_page(
     if flt.max_area_m2 is not None:
         filters["面积 ≤"] = f"{flt.max_area_m2:,.2f} ㎡"
     page = maps.parcels_map(
-        features, districts.list_districts(session=session),
+        features, _district_base(session),
         number_matched=matched.count, status_labels=PUBLIC_STATUSES, district=flt.district,
         bbox=flt.bbox,
         filters=filters, assets_url=_assets_url(request),

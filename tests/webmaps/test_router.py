@@ -129,3 +129,26 @@ def test_bad_parameters_get_the_api_errors(client, params, status):
     assert page.headers["content-type"] == "application/json"
     assert set(page.json()) == {"detail", "code"}
     assert page.json()["code"] == api.json()["code"]
+
+
+def test_district_base_is_simplified_once_per_version(client, session, monkeypatch):
+    import maps
+    from landsvc.config import get_settings
+    from landsvc.districts.service import DIVISIONS_FILE, load_divisions
+
+    made = []
+    real = maps.district_base
+
+    def spy(features):
+        made.append(len(features))
+        return real(features)
+
+    monkeypatch.setattr(webmaps, "_district_bases", {})
+    monkeypatch.setattr(maps, "district_base", spy)
+    first = client.get("/maps/parcels").text
+    second = client.get("/maps/parcels", params={"district": "4403"}).text
+    assert made == [124]  # the second page reused the first one's base
+    assert layers(first)[0] != layers(second)[0]  # … yet highlights its own districts
+    load_divisions(session=session, path=get_settings().geodata_dir / DIVISIONS_FILE)
+    client.get("/maps/parcels")
+    assert made == [124, 124]  # reloaded divisions are a new version
