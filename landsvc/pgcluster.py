@@ -3,6 +3,11 @@
 The cluster lives in ``<home>/pgdata`` and listens on 127.0.0.1 only, on a free port that is
 kept in ``<home>/port`` so that a restart comes back where clients expect it. PostgreSQL
 refuses to run as root, so when invoked as root its binaries run as the ``postgres`` user.
+
+Every connection, over TCP or the unix socket, needs the password of the ``postgres`` role
+(scram-sha-256). It is generated once and kept in ``<home>/password``, mode 0600, owned by the
+operator who runs landsvc; a cluster initialised with ``trust`` by an older landsvc is
+switched to the password on its next ``start()``.
 """
 
 from __future__ import annotations
@@ -10,17 +15,34 @@ from __future__ import annotations
 import fcntl
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 DATABASE = "landsvc"
 SERVER_USER = "postgres"
+AUTH_METHOD = "scram-sha-256"
+# Only what the embedded cluster is for: its own machine, always with the password.
+PG_HBA = f"""\
+# Written by landsvc: every connection needs the password kept in <LANDSVC_HOME>/password.
+# TYPE  DATABASE     USER  ADDRESS       METHOD
+local   all          all                 {AUTH_METHOD}
+host    all          all   127.0.0.1/32  {AUTH_METHOD}
+host    all          all   ::1/128       {AUTH_METHOD}
+local   replication  all                 {AUTH_METHOD}
+host    replication  all   127.0.0.1/32  {AUTH_METHOD}
+host    replication  all   ::1/128       {AUTH_METHOD}
+"""
 
 
 class ClusterError(RuntimeError):
@@ -33,12 +55,19 @@ class ClusterStatus:
     data_dir: Path
     port: int | None = None
     pid: int | None = None
+    password: str | None = field(default=None, repr=False)  # kept out of logs and tracebacks
 
     @property
     def url(self) -> str | None:
+        """The SQLAlchemy URL, with the password (None when stopped)."""
         if not self.running:
             return None
-        return f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:{self.port}/{DATABASE}"
+        # Without a password file the cluster is one an older landsvc set up with trust and
+        # not yet started by this one: it still accepts the bare URL.
+        auth = SERVER_USER
+        if self.password is not None:
+            auth += ":" + quote(self.password, safe="")
+        return f"postgresql+psycopg://{auth}@127.0.0.1:{self.port}/{DATABASE}"
 
 
 def _find_bindir() -> Path:
@@ -90,12 +119,13 @@ class PgCluster:
         self.data_dir = self.home / "pgdata"
         self.socket_dir = self.home / "run"
         self.log_file = self.home / "postgres.log"
+        self.password_file = self.home / "password"
         self.fast = fast
         self._as_root = os.geteuid() == 0
 
     # -- public -----------------------------------------------------------------------
     def status(self) -> ClusterStatus:
-        """Whether the cluster runs, and on which port."""
+        """Whether the cluster runs, on which port, and the password to connect with."""
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
             return ClusterStatus(False, self.data_dir)
@@ -103,21 +133,25 @@ class PgCluster:
         if result.returncode != 0:
             return ClusterStatus(False, self.data_dir)
         lines = pid_file.read_text().splitlines()
-        return ClusterStatus(True, self.data_dir, port=int(lines[3]), pid=int(lines[0]))
+        return ClusterStatus(True, self.data_dir, port=int(lines[3]), pid=int(lines[0]),
+                             password=self._read_password())
 
     def start(self) -> ClusterStatus:
         """Initialise (first time), start (if stopped) and return the running cluster."""
         with self._lock():
+            password = self._password()
+            if self.socket_dir.exists():
+                self.socket_dir.chmod(0o700)  # also for clusters made before it was private
             status = self.status()
             if not status.running:
                 if not (self.data_dir / "PG_VERSION").exists():
-                    self._initdb()
+                    self._initdb(password)
                 self._pg_ctl_start(self._choose_port())
                 status = self.status()
                 if not status.running:
                     raise ClusterError(f"PostgreSQL 未能启动，见日志 {self.log_file}")
-            self._ensure_database(status.port)
-            return status
+            self._ensure_database(status.port, password)
+            return replace(status, password=password)
 
     def stop(self) -> bool:
         """Stop the cluster; False when it was not running."""
@@ -162,16 +196,80 @@ class PgCluster:
                     f"postgres 用户无法进入目录 {parent}：请把 LANDSVC_HOME 设在它可访问的位置"
                 )
 
-    def _initdb(self) -> None:
+    def _read_password(self) -> str | None:
+        """The password from ``<home>/password``; None when there is none yet."""
+        try:
+            # O_NOFOLLOW: the home belongs to the server user, whose planted symlink must not
+            # make root read (and print in the URL) some other file.
+            fd = os.open(self.password_file, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except PermissionError as exc:
+            raise ClusterError(
+                f"无法读取数据库密码文件 {self.password_file}：请以运行 landsvc 的用户执行"
+            ) from exc
+        with os.fdopen(fd) as fh:
+            password = fh.read().strip()
+        if not password:
+            raise ClusterError(f"数据库密码文件 {self.password_file} 为空")
+        return password
+
+    def _password(self) -> str:
+        """The password, generated into ``<home>/password`` (0600) the first time."""
+        password = self._read_password()
+        if password is not None:
+            if self.password_file.stat().st_mode & 0o077:
+                self.password_file.chmod(0o600)
+            return password
+        password = secrets.token_urlsafe(32)
+        # Written whole under a temporary name, then renamed: never readable by others, never
+        # half-written, and in place before initdb so that a failed first start can retry.
+        fd, tmp = tempfile.mkstemp(dir=self.home, prefix=".password-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.password_file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return password
+
+    def _initdb(self, password: str) -> None:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.socket_dir.mkdir(exist_ok=True)
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
         self.log_file.touch()
         self._give_to_server_user(self.home, self.data_dir, self.socket_dir, self.log_file)
-        argv = ["initdb", "-D", str(self.data_dir), "-U", SERVER_USER, "-A", "trust",
-                "-E", "UTF8", "--locale=C.UTF-8"]
-        if self.fast:
-            argv.append("--no-sync")
-        self._run(argv)
+        # initdb reads the password from a file, as the server user: a private copy for it
+        # alone, removed as soon as initdb is done.
+        fd, pwfile = tempfile.mkstemp(dir=self.home, prefix=".initdb-pw-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            self._give_to_server_user(Path(pwfile))
+            argv = ["initdb", "-D", str(self.data_dir), "-U", SERVER_USER, "-A", AUTH_METHOD,
+                    f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"]
+            if self.fast:
+                argv.append("--no-sync")
+            self._run(argv)
+        finally:
+            Path(pwfile).unlink(missing_ok=True)
+        self._write_hba()
+
+    def _write_hba(self) -> None:
+        hba = self.data_dir / "pg_hba.conf"
+        owner = os.stat(self.data_dir)
+        tmp = self.data_dir / "pg_hba.conf.landsvc-new"
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(PG_HBA)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if self._as_root:
+            os.chown(tmp, owner.st_uid, owner.st_gid)
+        os.replace(tmp, hba)
 
     def _choose_port(self) -> int:
         port_file = self.home / "port"
@@ -190,13 +288,50 @@ class PgCluster:
         self._run(["pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir),
                    "-l", str(self.log_file), "-o", options])
 
-    def _ensure_database(self, port: int) -> None:
-        base = f"host=127.0.0.1 port={port} user={SERVER_USER}"
-        with psycopg.connect(f"{base} dbname=postgres", autocommit=True) as conn:
+    def _connect(self, port: int, password: str, dbname: str) -> psycopg.Connection:
+        try:
+            return psycopg.connect(host="127.0.0.1", port=port, user=SERVER_USER,
+                                   password=password, dbname=dbname, autocommit=True)
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" in str(exc):
+                raise ClusterError(
+                    f"嵌入式集群不接受 {self.password_file} 中的密码（该文件丢失或被改动过）。"
+                    f"恢复：landsvc db stop，把 {self.data_dir / 'pg_hba.conf'} 中的 "
+                    f"{AUTH_METHOD} 改为 trust，再 landsvc db start 即设为该文件中的密码"
+                ) from None
+            raise
+
+    def _require_password(self, conn: psycopg.Connection, password: str) -> None:
+        """Give a cluster that still trusts every local user the password and require it.
+
+        ``conn`` got in without being asked for a password: set it (as a SCRAM verifier made
+        here, so the password itself never reaches the server or its log), allow only
+        password connections, and reload.
+        """
+        verifier = conn.pgconn.encrypt_password(password.encode(), SERVER_USER.encode(),
+                                                AUTH_METHOD.encode())
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(SERVER_USER), sql.Literal(verifier.decode())))
+        self._write_hba()
+        self._run(["pg_ctl", "reload", "-D", str(self.data_dir)])
+        port = int(conn.info.port)
+        deadline = time.monotonic() + 10
+        while True:  # the postmaster reads pg_hba.conf when it gets to the signal
+            with self._connect(port, password, "postgres") as check:
+                if check.pgconn.used_password:
+                    return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"pg_hba.conf 重新加载后仍未要求密码，见日志 {self.log_file}")
+            time.sleep(0.05)
+
+    def _ensure_database(self, port: int, password: str) -> None:
+        with self._connect(port, password, "postgres") as conn:
+            if not conn.pgconn.used_password:
+                self._require_password(conn, password)
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
             if exists.fetchone() is None:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
-        with psycopg.connect(f"{base} dbname={DATABASE}", autocommit=True) as conn:
+        with self._connect(port, password, DATABASE) as conn:
             try:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             except (psycopg.errors.FeatureNotSupported, psycopg.errors.UndefinedFile) as exc:

@@ -1,10 +1,12 @@
-"""The embedded cluster through the CLI: start, reuse, status, stop — as a user runs it."""
+"""The embedded cluster: start, reuse, status, stop through the CLI as a user runs it, and
+its password, which every connection needs."""
 
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -13,7 +15,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from landsvc.pgcluster import PgCluster
+
 LANDSVC = [sys.executable, "-m", "landsvc.cli"]
+PSQL = "/usr/bin/psql"
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 
 
 def run(*args, home: Path) -> subprocess.CompletedProcess:
@@ -27,12 +33,69 @@ def fields(line: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in line.split()[1:])
 
 
-@pytest.fixture
-def home():
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def connect(cluster: PgCluster, *, host: str = "127.0.0.1", password: str | None = None,
+            dbname: str = "landsvc") -> psycopg.Connection:
+    # passfile: a ~/.pgpass must not supply the password a test means to leave out.
+    return psycopg.connect(host=host, port=cluster.status().port, user="postgres",
+                           password=password, dbname=dbname, passfile=os.devnull,
+                           connect_timeout=10)
+
+
+def refused(cluster: PgCluster, **kwargs) -> str:
+    with pytest.raises(psycopg.OperationalError) as caught:
+        connect(cluster, **kwargs).close()
+    return str(caught.value)
+
+
+def as_nobody(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, user="nobody", group="nogroup", extra_groups=[], cwd="/",
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", **env},
+                          capture_output=True, text=True, timeout=30)
+
+
+def new_home() -> Path:
+    # /tmp itself, not pytest's 0700 tmp tree: the server runs as postgres and must get in.
     path = Path(tempfile.mkdtemp(prefix="landsvc-cluster-", dir="/tmp"))
     path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def home():
+    path = new_home()
     yield path / "data"
     run("db", "stop", home=path / "data")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    path = new_home()
+    pg = PgCluster(path / "data", fast=True)
+    pg.start()
+    yield pg
+    pg.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def older_cluster():
+    """A cluster as landsvc set it up before passwords: initdb -A trust, no password file."""
+    path = new_home()
+    pg = PgCluster(path / "data", fast=True)
+    pg.data_dir.mkdir(mode=0o700, parents=True)
+    pg.socket_dir.mkdir()
+    pg.socket_dir.chmod(0o755)
+    pg.log_file.touch()
+    pg._give_to_server_user(pg.home, pg.data_dir, pg.socket_dir, pg.log_file)
+    pg._run(["initdb", "-D", str(pg.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+             "--locale=C.UTF-8", "--no-sync"])
+    yield pg
+    pg.stop()
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -42,8 +105,10 @@ def test_start_reuse_status_stop(home):
     first = run("db", "start", home=home)
     assert first.returncode == 0, first.stderr
     started = fields(first.stdout)
-    with psycopg.connect(f"host=127.0.0.1 port={started['port']} user=postgres dbname=landsvc"
-                         ) as conn:
+    password = (home / "password").read_text().strip()
+    assert started["url"] == (f"postgresql+psycopg://postgres:{password}@127.0.0.1:"
+                              f"{started['port']}/landsvc")
+    with psycopg.connect(libpq_url(started["url"])) as conn:
         assert conn.execute("SELECT extname FROM pg_extension WHERE extname = 'postgis'"
                             ).fetchone()
         assert conn.execute("SHOW fsync").fetchone()[0] == "on"  # users' data are durable
@@ -68,3 +133,90 @@ def test_commands_start_the_cluster_on_demand(home):
     upgraded = run("db", "upgrade", home=home)
     assert upgraded.returncode == 0, upgraded.stderr
     assert run("db", "status", home=home).returncode == 0
+
+
+def test_every_connection_needs_the_password(cluster, monkeypatch):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    socket_dir = str(cluster.socket_dir)
+    assert "no password supplied" in refused(cluster)
+    assert "no password supplied" in refused(cluster, host=socket_dir)
+    assert "no password supplied" in refused(cluster, dbname="postgres")
+    assert "password authentication failed" in refused(cluster, password="postgres")
+    assert "password authentication failed" in refused(cluster, host=socket_dir,
+                                                       password="postgres")
+
+    password = cluster.password_file.read_text().strip()
+    for host in ("127.0.0.1", socket_dir):
+        with connect(cluster, host=host, password=password) as conn:
+            assert conn.pgconn.used_password
+            assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
+    with psycopg.connect(libpq_url(cluster.status().url)) as conn:
+        assert conn.execute("SELECT postgis_lib_version()").fetchone()
+
+    hba = (cluster.data_dir / "pg_hba.conf").read_text()
+    assert "trust" not in hba
+    assert password not in cluster.log_file.read_text()
+
+
+def test_the_password_is_private_to_the_operator(cluster):
+    info = cluster.password_file.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.geteuid()
+    assert not cluster.password_file.is_relative_to(cluster.data_dir)
+    assert stat.S_IMODE(cluster.socket_dir.stat().st_mode) == 0o700
+    assert not list(cluster.home.glob(".initdb-pw-*"))  # initdb's copy is gone
+    assert "password" not in repr(cluster.status())
+
+
+@as_root
+def test_another_local_user_cannot_read_the_password_or_connect(cluster):
+    port = str(cluster.status().port)
+    psql = [PSQL, "-X", "-w", "-U", "postgres", "-d", "landsvc", "-p", port, "-c", "SELECT 1"]
+
+    read = as_nobody("/bin/cat", str(cluster.password_file))
+    assert read.returncode != 0 and "Permission denied" in read.stderr
+    tcp = as_nobody(*psql, "-h", "127.0.0.1")
+    assert tcp.returncode != 0 and "no password supplied" in tcp.stderr
+    unix = as_nobody(*psql, "-h", str(cluster.socket_dir))
+    assert unix.returncode != 0 and "Permission denied" in unix.stderr
+    guessed = as_nobody(*psql, "-h", "127.0.0.1", PGPASSWORD="postgres")
+    assert guessed.returncode != 0 and "password authentication failed" in guessed.stderr
+
+    # The password, and nothing else, is what keeps that user out.
+    password = cluster.password_file.read_text().strip()
+    allowed = as_nobody(*psql, "-h", "127.0.0.1", PGPASSWORD=password)
+    assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
+def test_a_trusting_cluster_from_an_older_landsvc_is_given_the_password(older_cluster, running,
+                                                                        monkeypatch):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    pg = older_cluster
+    if running:
+        pg._pg_ctl_start(pg._choose_port())
+        with connect(pg, dbname="postgres") as conn:  # as it was: anyone gets in
+            assert not conn.pgconn.used_password
+    assert not pg.password_file.exists()
+
+    status = pg.start()
+    password = pg.password_file.read_text().strip()
+    assert status.password == password
+    assert stat.S_IMODE(pg.password_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(pg.socket_dir.stat().st_mode) == 0o700
+    assert "no password supplied" in refused(pg)
+    assert "no password supplied" in refused(pg, host=str(pg.socket_dir))
+    with psycopg.connect(libpq_url(status.url)) as conn:
+        assert conn.pgconn.used_password
+        assert conn.execute("SELECT extname FROM pg_extension WHERE extname = 'postgis'"
+                            ).fetchone()
+    assert password not in pg.log_file.read_text()
+
+    # Done once: a second start leaves the password and pg_hba.conf alone, across a restart too.
+    hba = pg.data_dir / "pg_hba.conf"
+    written = hba.stat().st_mtime_ns
+    assert pg.start().url == status.url
+    pg.stop()
+    assert pg.start().password == password
+    assert hba.stat().st_mtime_ns == written
+    assert "no password supplied" in refused(pg)
