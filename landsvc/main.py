@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -83,6 +83,13 @@ class AccessLog:
             }})
 
 
+def no_nul_parameters(request: Request) -> None:
+    """Query and path parameters may not carry NUL characters (no text column can store one)."""
+    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if "\x00" in name or "\x00" in str(value):
+            raise errors.BadQuery(f"{name.replace(chr(0), '')}: 不能含有 NUL 字符")
+
+
 def health(session: SessionDep):
     """Service, database and PostGIS status."""
     try:
@@ -97,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logs.configure(settings.log_level, json_lines=settings.log_json)
     app = FastAPI(
+        dependencies=[Depends(no_nul_parameters)],
         title="landsvc 专精特新企业用地保障平台",
         version=__version__,
         description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, field_validator
 
 
 def _has_nul(value: Any) -> bool:
+    # Nested bodies check their own fields, so the error names the innermost one.
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
@@ -24,7 +25,7 @@ def _has_nul(value: Any) -> bool:
 class Body(BaseModel):
     """A request body."""
 
-    @field_validator("*", mode="before")
+    @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
         if _has_nul(value):

@@ -110,9 +110,12 @@ def upload_suffix(filename: str | None) -> str:
     Raises
     ------
     UnsupportedMediaType
-        A missing name, ``.``/``..``, or an extension of no accepted format.
+        A missing name, ``.``/``..``, control characters, or an extension of no accepted
+        format.
     """
     name = PurePath((filename or "").replace("\\", "/")).name
+    if not name.isprintable():
+        raise UnsupportedMediaType("文件名含有控制字符（如 NUL）：请重命名后上传")
     suffix = PurePath(name).suffix.lower()
     if suffix not in FORMATS or name in ("", ".", ".."):
         shown = suffix if suffix.isprintable() and len(suffix) <= 16 else ""
@@ -265,10 +268,15 @@ def _prepare(path: Path, suffix: str, layout: Layout, work: Path) -> tuple[str, 
     if suffix in (".geojson", ".json"):
         if not head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{"):
             raise _wrong_content(suffix, "GeoJSON（以 { 开头的 JSON 文本）")
+        if _contains(path, b"\\u0000"):  # GDAL would silently cut the text at it
+            raise InvalidInput("GeoJSON 的文本中含有 NUL 字符（\\u0000）：请删除后再上传",
+                               code="nul_character")
         return "GeoJSON:" + str(_link(path, work / "upload.geojson")), {}
-    # CSV: text, no NUL bytes; GDAL reads UTF-8, so GBK (Excel's default here) is converted.
-    if b"\x00" in _head(path, 1 << 16):
-        raise _wrong_content(".csv", "CSV 文本文件")
+    # CSV: text, not markup, no NUL bytes; GDAL reads UTF-8, so GBK (Excel's default here)
+    # is converted.
+    text_head = _head(path, 1 << 16)
+    if b"\x00" in text_head or text_head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<"):
+        raise _wrong_content(".csv", "CSV 文本文件（不是 XML/HTML，不含 NUL 字节）")
     target = work / "upload.csv"
     if _is_utf8(path):
         _link(path, target)
@@ -280,6 +288,17 @@ def _prepare(path: Path, suffix: str, layout: Layout, work: Path) -> tuple[str, 
 def _head(path: Path, n: int) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(n)
+
+
+def _contains(path: Path, needle: bytes) -> bool:
+    """Whether the file holds ``needle``, read in chunks."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            if needle in tail + chunk[:len(needle)] or needle in chunk:
+                return True
+            tail = chunk[-len(needle):]
+    return False
 
 
 def _link(source: Path, target: Path) -> Path:
