@@ -53,8 +53,10 @@ class Parcel(Base):
     __table_args__ = (
         # varchar_pattern_ops: district filters are prefixes (4403%) under any collation.
         Index("ix_parcel_district", "district", postgresql_ops={"district": "varchar_pattern_ops"}),
-        CheckConstraint("plot_ratio_min > 0", name="plot_ratio_min_positive"),
-        CheckConstraint("plot_ratio_max >= plot_ratio_min", name="plot_ratio_order"),
+        CheckConstraint("plot_ratio_min > 0", name="plot_ratio_min_positive",
+                        info={"field": "plot_ratio_min", "rule": "容积率下限须大于 0"}),
+        CheckConstraint("plot_ratio_max >= plot_ratio_min", name="plot_ratio_order",
+                        info={"field": "plot_ratio_max", "rule": "容积率上限不得小于下限"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

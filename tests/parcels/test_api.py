@@ -277,3 +277,52 @@ def test_import_with_one_feature_outside_jurisdiction_is_403_even_partial(client
     r = upload(client, rows, tokens["shenzhen"], partial="true")
     assert r.status_code == 403 and "440105" in r.json()["detail"]
     assert count(session) == before
+
+
+# -- versions -----------------------------------------------------------------------------
+def test_etag_and_if_match(client, tokens):
+    admin = tokens["admin"]
+    created = client.post("/api/v1/parcels", json=feature(square(*FUTIAN), code="ET-1"),
+                          headers=admin)
+    pid, etag = created.json()["id"], created.headers["ETag"]
+    assert client.get(f"/api/v1/parcels/{pid}").headers["ETag"] == etag
+
+    changed = client.patch(f"/api/v1/parcels/{pid}", json={"name": "新名"},
+                           headers=admin | {"If-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert client.get(f"/api/v1/parcels/{pid}").headers["ETag"] == changed.headers["ETag"]
+
+    for stale in (etag, f"W/{changed.headers['ETag']}", "garbage", '"other", "tags"'):
+        r = client.patch(f"/api/v1/parcels/{pid}", json={"name": "不该写入"},
+                         headers=admin | {"If-Match": stale})
+        assert r.status_code == 412, (stale, r.text)
+        assert r.json()["code"] == "precondition_failed"
+        assert r.json()["etag"] == changed.headers["ETag"]
+    assert client.get(f"/api/v1/parcels/{pid}").json()["properties"]["name"] == "新名"
+
+    r = client.patch(f"/api/v1/parcels/{pid}", json={"land_use": "工业"},
+                     headers=admin | {"If-Match": "*"})
+    assert r.status_code == 200, r.text
+    r = client.patch(f"/api/v1/parcels/{pid}", json={"land_use": "仓储"},
+                     headers=admin | {"If-Match": f'"x", {r.headers["ETag"]}'})
+    assert r.status_code == 200, r.text
+
+
+# -- values checked as stored -------------------------------------------------------------
+@pytest.mark.parametrize("props, field", [
+    ({"plot_ratio_min": 0.001}, "plot_ratio_min"),
+    ({"plot_ratio_max": 999.999}, "plot_ratio_max"),
+    ({"plot_ratio_min": 0.004, "plot_ratio_max": 2}, "plot_ratio_min"),
+    ({"plot_ratio_max": 1e308}, "plot_ratio_max"),
+    ({"plot_ratio_min": 2.004, "plot_ratio_max": 2.001}, None),  # both store as 2.00
+])
+def test_plot_ratios_are_checked_as_stored(client, tokens, session, props, field):
+    body = feature(square(*FUTIAN), code="PR-1", **props)
+    r = client.post("/api/v1/parcels", json=body, headers=tokens["admin"])
+    if field is None:
+        assert r.status_code == 201, r.text
+        assert r.json()["properties"]["plot_ratio_min"] == 2.0
+        return
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(f"{field}: ") and "0.01" in r.json()["detail"]
+    assert session.scalar(select(func.count()).where(Parcel.code == "PR-1")) == 0
