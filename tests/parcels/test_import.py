@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from landsvc.errors import ImportRejected, InvalidInput, UnsupportedMediaType
 from landsvc.ingest import reader
-from landsvc.parcels.models import Parcel
 from landsvc.parcels.importing import import_parcels
+from landsvc.parcels.models import Parcel
 from tests.builders import (
     BAOAN,
     DONGGUAN,

@@ -22,8 +22,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from landsvc.config import Settings
-from landsvc.parcels.models import Parcel
 from landsvc.parcels.importing import import_parcels
+from landsvc.parcels.models import Parcel
 from tests.builders import BAOAN, FUTIAN, feature, square
 
 CHROMIUM = Path("/usr/bin/chromium")
