@@ -116,26 +116,86 @@ def geodata_load(
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="enterprise | bureau | admin")],
-    jurisdiction: Annotated[str | None, typer.Option(help="管辖区划代码前缀：44、4403、440306")] = None,
+    jurisdiction: Annotated[str | None, typer.Option(
+        help="管辖区划：44（全省）、4403 或 440300（深圳）、440306（宝安）")] = None,
     enterprise: Annotated[str | None, typer.Option(help="企业统一社会信用代码")] = None,
     label: Annotated[str | None, typer.Option(help="备注（谁在用）")] = None,
+    expires_in: Annotated[str | None, typer.Option(help="有效期：12h、90d、2w；缺省不过期")] = None,
 ) -> None:
     """签发令牌，只把令牌本身打印到 stdout。"""
     from landsvc.db import session_scope
     from landsvc.tokens.models import Role
-    from landsvc.tokens.service import create_token
+    from landsvc.tokens.service import create_token, parse_duration
 
     try:
         role_ = Role(role)
     except ValueError:
         raise _fail(Exception(f"--role: 应为 enterprise、bureau 或 admin，收到 {role!r}"), 2) from None
     try:
+        lifetime = None if expires_in is None else parse_duration(expires_in)
+    except LandsvcError as exc:
+        raise _fail(Exception(f"--expires-in: {exc}"), 2) from None
+    try:
         with session_scope() as session:
             token = create_token(session=session, role=role_, jurisdiction=jurisdiction,
-                                 enterprise_uscc=enterprise, label=label)
+                                 enterprise_uscc=enterprise, label=label, expires_in=lifetime)
     except LandsvcError as exc:
         raise _fail(exc, 2) from None
     typer.echo(token)
+
+
+def _when(moment) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+@token_app.command("list")
+def token_list(
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（供程序读取）")] = False,
+) -> None:
+    """列出全部令牌（不显示令牌本身）：角色、管辖、企业、备注、创建/最近使用/到期时间、是否吊销。"""
+    from rich.table import Table
+    from rich.text import Text
+
+    from landsvc.db import session_scope
+    from landsvc.tokens.models import Role
+    from landsvc.tokens.service import list_tokens
+
+    with session_scope() as session:
+        tokens = list_tokens(session=session)
+    if as_json:
+        _print_json([{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in t.items()}
+                     for t in tokens])
+        return
+    table = Table("ID", "角色", "管辖", "企业", "备注", "创建", "最近使用", "到期", "状态")
+    for t in tokens:
+        status = ("已吊销 " + _when(t["revoked_at"]) if t["revoked"]
+                  else "已过期" if t["expired"] else "有效")
+        table.add_row(str(t["id"]), Role(t["role"]).label, t["jurisdiction"] or "—",
+                      t["enterprise_uscc"] or "—", Text(t["label"] or ""), _when(t["created_at"]),
+                      _when(t["last_used_at"]), _when(t["expires_at"]), status)
+    out = Console(highlight=False)
+    if not out.is_terminal:  # piped or captured: no terminal width to squeeze the table into
+        out = Console(highlight=False, width=200)
+    out.print(table if tokens else "（尚无令牌）")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="令牌编号（见 token list）")],
+) -> None:
+    """吊销令牌：立即失效。"""
+    from landsvc.db import session_scope
+    from landsvc.tokens.service import revoke_token
+
+    try:
+        with session_scope() as session:
+            result = revoke_token(session=session, token_id=token_id)
+    except LandsvcError as exc:
+        raise _fail(exc) from None
+    if result["already_revoked"]:
+        typer.echo(f"令牌 {token_id} 已于 {_when(result['revoked_at'])} 吊销，无需再次吊销")
+    else:
+        typer.echo(f"已吊销令牌 {token_id}")
 
 
 # -- parcels ------------------------------------------------------------------------------

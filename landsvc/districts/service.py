@@ -157,3 +157,20 @@ def district_index(*, session: Session) -> DistrictIndex:
             [r[0] for r in parts], shapely.from_wkb([bytes(r[1]) for r in parts]),
         )
     return _index_cache[key]
+
+
+def division_exists(*, session: Session, prefix: str) -> bool:
+    """Whether ``prefix`` names a Guangdong division: ``44``, a city's 4 digits, a 6-digit code."""
+    if prefix == "44":
+        return True
+    if session.scalar(select(City.adcode).limit(1)) is None:
+        raise InvalidInput(f"尚未加载行政区划，无法核对 {prefix}：请先运行 landsvc geodata load",
+                           code="no_districts")
+    if len(prefix) == 4:
+        query = select(City.adcode).where(City.adcode == prefix + "00")
+    elif len(prefix) == 6:
+        query = select(District.adcode).where(District.adcode == prefix).union(
+            select(City.adcode).where(City.adcode == prefix))
+    else:
+        return False
+    return session.execute(query.limit(1)).first() is not None
