@@ -210,15 +210,20 @@ class ErrorBody(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "查询参数有误", 401: "缺少令牌或令牌无效", 403: "无权执行（角色或管辖范围）",
+    400: "查询参数或请求体无法解析", 401: "缺少令牌或令牌无效", 403: "无权执行（角色或管辖范围）",
     404: "不存在或无权查看", 409: "与现有数据冲突", 412: "If-Match 与当前版本不符",
     413: "上传内容过大", 415: "不支持的文件类型或请求格式", 422: "输入不符合规则（detail 指明字段）",
 }
 
 
-def responses(*statuses: int, **models: type[BaseModel]) -> dict[int | str, dict]:
+def responses(*statuses: int, html: bool = False,
+              **models: type[BaseModel]) -> dict[int | str, dict]:
     """OpenAPI ``responses`` for a route's error statuses (all :class:`ErrorBody`, unless a
-    model is given as ``s422=Model``)."""
+    model is given as ``s422=Model``). ``html``: the route answers HTML, its errors JSON."""
+    if html:  # FastAPI would give a model the route's own media type, text/html
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        return {status: {"content": content, "description": _DESCRIPTIONS[status]}
+                for status in statuses}
     return {status: {"model": models.get(f"s{status}", ErrorBody),
                      "description": _DESCRIPTIONS[status]} for status in statuses}
 

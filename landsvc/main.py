@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -87,7 +89,14 @@ def no_nul_parameters(request: Request) -> None:
     """Query and path parameters may not carry NUL characters (no text column can store one)."""
     for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
         if "\x00" in name or "\x00" in str(value):
-            raise errors.BadQuery(f"{name.replace(chr(0), '')}: 不能含有 NUL 字符")
+            raise errors.InvalidInput(f"{name.replace(chr(0), '')}: 不能含有 NUL 字符",
+                                      code="nul_character")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "error"]
+    database: Literal["ok", "unavailable"]
+    postgis: str | None = Field(description="PostGIS 版本")
 
 
 def health(session: SessionDep):
@@ -96,7 +105,7 @@ def health(session: SessionDep):
         version = session.scalar(text("SELECT postgis_lib_version()"))
     except Exception as exc:  # the health check reports failure, it does not raise it
         log.warning("health check failed: %s", exc)
-        return JSONResponse({"status": "error", "database": "error", "postgis": None}, 503)
+        return JSONResponse({"status": "error", "database": "unavailable", "postgis": None}, 503)
     return {"status": "ok", "database": "ok", "postgis": version}
 
 
@@ -113,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # GeoJSON and map pages shrink ~5x
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
     app.add_middleware(AccessLog)
-    app.get("/api/v1/health", tags=["运维 operations"], summary="健康检查")(health)
+    app.get("/api/v1/health", tags=["运维 operations"], summary="健康检查",
+            responses={200: {"model": Health}, 503: {"model": Health, "description": "数据库不可用"}}
+            | errors.responses(422))(health)
     app.include_router(districts_router)
     app.include_router(parcels_router)
     app.include_router(webmaps_router)

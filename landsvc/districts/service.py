@@ -6,9 +6,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import shapely
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, true
 from sqlalchemy.orm import Session
 
+from landsvc import lists
 from landsvc.districts.index import DistrictIndex
 from landsvc.districts.models import City, District
 from landsvc.errors import InvalidInput, NotFound
@@ -96,6 +97,20 @@ def _city_query():
 def list_cities(*, session: Session) -> list[dict]:
     """The 21 prefecture-level cities as Features."""
     return [_as_feature(row, "city") for row in session.execute(_city_query())]
+
+
+def search_divisions(*, session: Session, level: str = "district", city: str | None = None,
+                     page: lists.Page) -> tuple[list[dict], lists.Matched]:
+    """One page of districts (optionally of one city) or of cities, by adcode."""
+    if level == "city":
+        rows, matched = lists.fetch_page(session, _city_query(), where=true(), page=page,
+                                         count_from=City)
+        return [_as_feature(row, "city") for row in rows], matched
+    where = true() if city is None else District.city_adcode == normalise_city(city)
+    query = select(*_district_columns()).join(City).order_by(District.adcode)
+    rows, matched = lists.fetch_page(session, query, where=where, page=page,
+                                     count_from=District)
+    return [_as_feature(row) for row in rows], matched
 
 
 def get_division(*, session: Session, adcode: str) -> dict:

@@ -62,7 +62,7 @@ def list_parcels(request: Request, session: SessionDep, principal: PrincipalDep,
 
 @router.post("", status_code=201, summary="新增地块",
              responses={201: {"model": ParcelFeature, "headers": _ETAG}}
-             | responses(401, 403, 409, 413, 422))
+             | responses(400, 401, 403, 409, 413, 422))
 def create_parcel(response: Response, session: SessionDep, principal: LandManager,
                   body: ParcelCreate, repair: bool = False):
     return _with_etag(response, service.create_parcel(
@@ -80,7 +80,7 @@ def _multipart_only(request: Request) -> None:
 @router.post("/import", summary="从 GIS 文件批量导入地块",
              dependencies=[Depends(_multipart_only)],
              responses={200: {"model": ImportReport}}
-             | responses(401, 403, 409, 413, 415, 422, s422=ImportRejectedBody))
+             | responses(400, 401, 403, 409, 413, 415, 422, s422=ImportRejectedBody))
 def import_parcels(
     session: SessionDep,
     principal: LandManager,
@@ -115,7 +115,7 @@ def get_parcel(response: Response, session: SessionDep, principal: PrincipalDep,
 
 @router.patch("/{parcel_id}", summary="修改地块（只改所给字段；If-Match 防止覆盖他人修改）",
               responses={200: {"model": ParcelFeature, "headers": _ETAG}}
-              | responses(401, 403, 404, 409, 412, 413, 422))
+              | responses(400, 401, 403, 404, 409, 412, 413, 422))
 def update_parcel(
     response: Response,
     session: SessionDep,

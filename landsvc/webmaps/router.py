@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 import maps
 from landsvc.db import SessionDep
 from landsvc.districts import service as districts
+from landsvc.errors import responses
 from landsvc.lists import Page
 from landsvc.parcels import service as parcels
 from landsvc.parcels.models import ParcelStatus
@@ -66,7 +67,8 @@ def _assets_url(request: Request) -> str:
     return request.scope.get("root_path", "") + ASSETS_URL
 
 
-@router.get("/parcels", response_class=HTMLResponse, summary="地块地图（HTML 页面）")
+@router.get("/parcels", response_class=HTMLResponse, summary="地块地图（HTML 页面）",
+            responses=responses(400, 422, html=True))
 def parcels_page(
     request: Request,
     session: SessionDep,

@@ -357,9 +357,9 @@ def test_nul_in_api_text_is_422_naming_the_field(client, tokens):
                     json=feature(square(*FUTIAN), code="N-3", name="a\u0000b"))
     assert r.status_code == 422 and "name" in r.json()["detail"]
     r = client.get("/api/v1/parcels?district=44%00")
-    assert r.status_code == 400 and r.json()["detail"].startswith("district: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("district: ")
     r = client.get("/api/v1/districts/4403%0000")
-    assert r.status_code == 400 and r.json()["detail"].startswith("adcode: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("adcode: ")
 
 
 def test_unsupported_suffix_in_the_reader_itself(tmp_path):
