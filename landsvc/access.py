@@ -16,12 +16,26 @@ write with :func:`require_manage` / :func:`require_owner`; routers never test ro
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, or_, true
 
 from landsvc.errors import Forbidden, NotAuthenticated
 from landsvc.tokens.models import Role
-from landsvc.tokens.service import Principal
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role; for a bureau the adcode prefix it governs, for an enterprise
+    its USCC. Tokens (and later user sessions) resolve to one."""
+
+    role: Role
+    jurisdiction: str | None = None
+    enterprise_uscc: str | None = None
+
+
+OPERATOR = Principal(Role.admin)
+"""The local operator at the CLI: acts everywhere, needs no token."""
 
 
 def read_filter(principal: Principal | None, *, public: ColumnElement | None = None,

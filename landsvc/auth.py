@@ -8,10 +8,11 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from landsvc import access
+from landsvc.access import Principal
 from landsvc.db import SessionDep
 from landsvc.errors import NotAuthenticated
 from landsvc.tokens.models import Role
-from landsvc.tokens.service import Principal, resolve_token
+from landsvc.tokens.service import resolve_token
 
 _bearer = HTTPBearer(auto_error=False, description="`landsvc token create` 签发的令牌")
 

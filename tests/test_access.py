@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import column, select, text
 
 from landsvc import access
+from landsvc.access import Principal
 from landsvc.errors import Forbidden, NotAuthenticated
 from landsvc.tokens.models import Role
-from landsvc.tokens.service import Principal
 
 ADMIN = Principal(Role.admin)
 SHENZHEN = Principal(Role.bureau, "4403")

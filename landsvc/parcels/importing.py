@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from landsvc import access
+from landsvc.access import OPERATOR, Principal
 from landsvc.districts.service import district_index
 from landsvc.errors import Conflict, ImportRejected
 from landsvc.ingest import reader, writer
 from landsvc.parcels.checks import FIELDS, RowChecker, join_reasons
 from landsvc.parcels.models import Parcel
 from landsvc.parcels.service import COPY_COLUMNS, stored_codes
-from landsvc.tokens.service import OPERATOR, Principal
 
 LAYOUT = reader.Layout(
     fields=FIELDS,
@@ -72,7 +73,7 @@ def import_parcels(*, session: Session, path: str | Path, crs: str | None = None
                   writer.copy_into(session, table, COPY_COLUMNS) as copy):
                 for first, geoms, attrs in reader.iter_batches(source):
                     batch = checker.check(first, geoms, attrs)
-                    principal.require_covers(batch.rows.district.unique())
+                    access.require_manage(principal, batch.rows.district.unique())
                     rejected |= batch.rejected
                     notes |= batch.notes
                     # All-or-nothing: after the first bad row keep checking, stop writing.

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, literal_column, select
 from sqlalchemy.orm import Session
 
 from landsvc import access, lists
+from landsvc.access import OPERATOR, Principal
 from landsvc.districts.models import District
 from landsvc.districts.service import district_index
 from landsvc.errors import Conflict, InvalidInput, NotFound
@@ -21,7 +22,6 @@ from landsvc.geo import WGS84, bbox_clause, feature, shape_from_geojson
 from landsvc.ingest.reader import text_frame
 from landsvc.parcels.checks import FIELDS, RowChecker
 from landsvc.parcels.models import LandSource, Parcel, ParcelStatus
-from landsvc.tokens.service import OPERATOR, Principal
 
 COPY_COLUMNS = ("code", "name", "geom", "district", "land_use", "land_source", "status",
                 "plot_ratio_min", "plot_ratio_max", "servicing")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import DateTime, func, select, update
 from sqlalchemy.orm import Session
 
+from landsvc.access import Principal
 from landsvc.districts.service import division_exists
-from landsvc.errors import Forbidden, InvalidInput, NotFound
+from landsvc.errors import InvalidInput, NotFound
 from landsvc.tokens.models import ApiToken, Role
 
 TOKEN_PREFIX = "lsv_"
@@ -22,35 +22,6 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 MAX_EXPIRY = timedelta(days=3650)
 _DURATION = re.compile(r"(\d+)([hdw])")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a role, and for a bureau the adcode prefix it governs."""
-
-    role: Role
-    jurisdiction: str | None = None
-    enterprise_uscc: str | None = None
-
-    def covers(self, adcode: str) -> bool:
-        """Whether this caller may act on something located in ``adcode``."""
-        if self.role is Role.admin:
-            return True
-        if self.role is Role.bureau:
-            return bool(self.jurisdiction) and adcode.startswith(self.jurisdiction)
-        return False
-
-    def require_covers(self, adcodes) -> None:
-        """Raise Forbidden unless this caller governs every adcode given."""
-        outside = sorted({a for a in adcodes if a and not self.covers(a)})
-        if outside:
-            shown = ", ".join(outside[:10]) + (" …" if len(outside) > 10 else "")
-            raise Forbidden(f"超出管辖范围（{self.jurisdiction or '无'}）：行政区 {shown}",
-                            code="outside_jurisdiction")
-
-
-OPERATOR = Principal(Role.admin)
-"""The local operator at the CLI: acts everywhere, needs no token."""
 
 
 def _hash(token: str) -> str:
