@@ -40,25 +40,25 @@ from import_vs_ogr2ogr import (  # noqa: E402
 )
 
 PHASES = [
-    ("open_source", "importing.py", "open_source"),
-    ("read_codes (code column)", "importing.py", "read_codes"),
-    ("_is_empty", "service.py", "_is_empty"),
-    ("_stored_codes (codes vs DB)", "service.py", "_stored_codes"),
+    ("open_source", "reader.py", "open_source"),
+    ("read_column (code column)", "reader.py", "read_column"),
+    ("_is_empty", "importing.py", "_is_empty"),
+    ("stored_codes (codes vs DB)", "service.py", "stored_codes"),
     ("find_duplicate_codes", "importing.py", "find_duplicate_codes"),
-    ("_district_index (load+subdivide)", "service.py", "_district_index"),
-    ("iter_batches (read Arrow+from_wkb)", "importing.py", "iter_batches"),
-    ("  _from_wkb", "importing.py", "_from_wkb"),
-    ("  _text (attribute columns)", "importing.py", "_text"),
-    ("RowChecker.check (all checks)", "importing.py", "check"),
-    ("  _check_geometry", "importing.py", "_check_geometry"),
-    ("    _to_wgs84 (reprojection)", "importing.py", "_to_wgs84"),
-    ("  DistrictIndex.assign", "importing.py", "assign"),
-    ("  _check_attributes", "importing.py", "_check_attributes"),
-    ("  _ewkb_hex", "importing.py", "_ewkb_hex"),
-    ("_csv (DataFrame.to_csv)", "service.py", "_csv"),
+    ("district_index (load+subdivide)", "service.py", "district_index"),
+    ("iter_batches (read Arrow+from_wkb)", "reader.py", "iter_batches"),
+    ("  _from_wkb", "reader.py", "_from_wkb"),
+    ("  text_column (attribute columns)", "reader.py", "text_column"),
+    ("RowChecker.check (all checks)", "checks.py", "check"),
+    ("  _check_geometry", "checks.py", "_check_geometry"),
+    ("    _to_wgs84 (reprojection)", "checks.py", "_to_wgs84"),
+    ("  DistrictIndex.assign", "index.py", "assign"),
+    ("  _check_attributes", "checks.py", "_check_attributes"),
+    ("  ewkb_multipolygon_hex", "geo.py", "ewkb_multipolygon_hex"),
+    ("csv_rows (Arrow CSV)", "writer.py", "csv_rows"),
     ("Copy.write (hand data to COPY writer)", "copy.py", "write"),
     ("Copy.__exit__ (drain writer, end COPY)", "copy.py", "__exit__"),
-    ("_indexes_built_after (drop/build/ANALYZE)", "service.py", "_indexes_built_after"),
+    ("indexes_built_after (drop/build/ANALYZE)", "writer.py", "indexes_built_after"),
 ]
 
 
@@ -76,7 +76,7 @@ def phase_times(stats: pstats.Stats) -> list[tuple[str, float, int]]:
 def profile_client(path: Path, n: int, url: str, dsn: str) -> Path:
     os.environ["LANDSVC_DATABASE_URL"] = url
     from landsvc.db import session_scope
-    from landsvc.parcels.service import import_parcels
+    from landsvc.parcels.importing import import_parcels
 
     sql(dsn, "TRUNCATE parcel")
     sql(dsn, "CHECKPOINT")
@@ -111,13 +111,18 @@ def profile_client(path: Path, n: int, url: str, dsn: str) -> Path:
 def capture_csv(path: Path, target: Path) -> None:
     """The bytes import_parcels would send to COPY, without a database write."""
     from landsvc.db import session_scope
-    from landsvc.parcels import importing, service
+    from landsvc.districts.service import district_index
+    from landsvc.ingest import reader, writer
+    from landsvc.parcels.checks import RowChecker
+    from landsvc.parcels.importing import LAYOUT
+    from landsvc.parcels.service import COPY_COLUMNS
 
-    with session_scope() as session, target.open("wb") as fh:
-        source = importing.open_source(path, None)
-        checker = service.RowChecker(service._district_index(session), source.crs)
-        for first, geoms, attrs in importing.iter_batches(source):
-            fh.write(service._csv(checker.check(first, geoms, attrs).rows))
+    with (session_scope() as session, target.open("wb") as fh,
+          reader.open_source(path, LAYOUT) as source):
+        checker = RowChecker(district_index(session=session), source.crs)
+        for first, geoms, attrs in reader.iter_batches(source):
+            rows = checker.check(first, geoms, attrs).rows
+            fh.write(writer.csv_rows(rows, COPY_COLUMNS))
 
 
 def schema_parts(dsn: str) -> dict[str, list]:
