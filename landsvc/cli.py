@@ -64,7 +64,13 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """停止嵌入式集群。"""
-    typer.echo("stopped" if _cluster().stop() else "not running")
+    from landsvc.pgcluster import ClusterError
+
+    try:
+        stopped = _cluster().stop()
+    except ClusterError as exc:
+        raise _fail(exc) from None
+    typer.echo("stopped" if stopped else "not running")
 
 
 @db_app.command("status")
@@ -74,7 +80,12 @@ def db_status() -> None:
     if settings.database_url:
         typer.echo(f"external url={settings.database_url}")
         return
-    status = _cluster().status()
+    from landsvc.pgcluster import ClusterError
+
+    try:
+        status = _cluster().status()
+    except ClusterError as exc:
+        raise _fail(exc) from None
     if status.running:
         typer.echo(f"running port={status.port} pid={status.pid} url={status.url}")
     else:

@@ -231,6 +231,9 @@ def test_a_symlink_in_place_of_the_lock_is_not_followed(home, target_exists):
     assert "Traceback" not in started.stderr
     with pytest.raises(ClusterError, match="符号链接"):
         PgCluster(home).stop()
+    stopped = run("db", "stop", home=home)
+    assert stopped.returncode == 1 and "符号链接" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
     if target_exists:
         assert scratch.read_text() == "not landsvc's\n"
         assert stat.S_IMODE(scratch.stat().st_mode) == 0o644
