@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, select, 
 from sqlalchemy.orm import Session
 
 from landsvc.errors import InvalidInput
+from landsvc.geo import adcode_prefix
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -69,7 +70,7 @@ def adcode_prefix_clause(column, value: str | None, field: str = "district") -> 
         return true()
     if not value.isdigit() or len(value) not in (2, 4, 6):
         raise InvalidInput(f"{field}: 应为 2、4 或 6 位行政区划代码（前缀），收到 {value[:20]!r}")
-    return column.startswith(value.removesuffix("00").removesuffix("00"))
+    return column.startswith(adcode_prefix(value))
 
 
 def equals_clause(column, value: Any) -> ColumnElement:

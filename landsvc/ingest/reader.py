@@ -118,9 +118,13 @@ def upload_suffix(filename: str | None) -> str:
         raise UnsupportedMediaType("文件名含有控制字符（如 NUL）：请重命名后上传")
     suffix = PurePath(name).suffix.lower()
     if suffix not in FORMATS or name in ("", ".", ".."):
-        shown = suffix if suffix.isprintable() and len(suffix) <= 16 else ""
-        raise UnsupportedMediaType(f"不支持的文件类型 {shown or '（无扩展名）'}：{ACCEPTED_HINT}")
+        raise _unsupported(suffix)
     return suffix
+
+
+def _unsupported(suffix: str) -> UnsupportedMediaType:
+    shown = suffix if suffix.isprintable() and len(suffix) <= 16 else ""
+    return UnsupportedMediaType(f"不支持的文件类型 {shown or '（无扩展名）'}：{ACCEPTED_HINT}")
 
 
 @contextmanager
@@ -152,8 +156,7 @@ def open_source(path: str | Path, layout: Layout, crs: str | None = None) -> Ite
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        shown = suffix if suffix.isprintable() else ""
-        raise UnsupportedMediaType(f"不支持的文件类型 {shown or '（无扩展名）'}：{ACCEPTED_HINT}")
+        raise _unsupported(suffix)
     fmt = FORMATS[suffix]
     user_crs = resolve_crs(crs) if crs is not None else None
     with tempfile.TemporaryDirectory(prefix="landsvc-read-") as tmp:

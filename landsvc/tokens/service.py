@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from landsvc.access import Principal
 from landsvc.districts.service import division_exists
 from landsvc.errors import InvalidInput, NotFound
+from landsvc.geo import adcode_prefix
 from landsvc.tokens.models import ApiToken, Role
 
 TOKEN_PREFIX = "lsv_"
@@ -49,7 +50,7 @@ def normalise_jurisdiction(*, session: Session, jurisdiction: str) -> str:
     """The prefix a Guangdong division governs (``440300`` -> ``4403``); refuses any other code."""
     code = jurisdiction
     if re.fullmatch(r"\d{6}", code):
-        code = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
+        code = adcode_prefix(code)
     if not re.fullmatch(r"\d\d(\d\d){0,2}", code) or not code.startswith("44"):
         raise InvalidInput("jurisdiction: 应为广东省行政区划代码或其前缀，如 44（全省）、"
                            f"4403 或 440300（深圳）、440306（宝安）；收到 {jurisdiction!r}")
