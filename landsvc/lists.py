@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, select, 
 from sqlalchemy.orm import Session
 
 from landsvc.errors import InvalidInput
-from landsvc.geo import adcode_prefix
+from landsvc.geo import adcode_prefix, feature_collection
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -145,14 +145,13 @@ def links(request: Request, page: Page, matched: Matched, media_type: str) -> li
 def feature_page(request: Request, features: list[dict], page: Page,
                  matched: Matched) -> dict[str, Any]:
     """A FeatureCollection page with ``numberMatched``, ``numberReturned`` and ``links``."""
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "numberMatched": matched.count,
-        "numberMatchedExact": matched.exact,
-        "numberReturned": len(features),
-        "links": links(request, page, matched, "application/geo+json"),
-    }
+    return feature_collection(
+        features,
+        numberMatched=matched.count,
+        numberMatchedExact=matched.exact,
+        numberReturned=len(features),
+        links=links(request, page, matched, "application/geo+json"),
+    )
 
 
 def item_page(request: Request, items: list[dict], page: Page, matched: Matched) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import shapely
@@ -16,6 +18,8 @@ from landsvc.errors import InvalidInput, NotFound
 from landsvc.geo import WGS84, feature
 
 DIVISIONS_FILE = "guangdong_divisions.geojson"
+
+T = TypeVar("T")
 
 _UPSERT_CITY = text("""
     INSERT INTO city (adcode, name, geom)
@@ -79,12 +83,16 @@ def normalise_city(city: str) -> str:
     return city
 
 
-def list_districts(*, session: Session, city: str | None = None) -> list[dict]:
-    """County-level districts as Features, optionally of one city."""
+def _district_query(city: str | None = None):
     query = select(*_district_columns()).join(City).order_by(District.adcode)
     if city is not None:
         query = query.where(District.city_adcode == normalise_city(city))
-    return [_as_feature(row) for row in session.execute(query)]
+    return query
+
+
+def list_districts(*, session: Session, city: str | None = None) -> list[dict]:
+    """County-level districts as Features, optionally of one city."""
+    return [_as_feature(row) for row in session.execute(_district_query(city))]
 
 
 def _city_query():
@@ -107,8 +115,7 @@ def search_divisions(*, session: Session, level: str = "district", city: str | N
                                          count_from=City)
         return [_as_feature(row, "city") for row in rows], matched
     where = true() if city is None else District.city_adcode == normalise_city(city)
-    query = select(*_district_columns()).join(City).order_by(District.adcode)
-    rows, matched = lists.fetch_page(session, query, where=where, page=page,
+    rows, matched = lists.fetch_page(session, _district_query(), where=where, page=page,
                                      count_from=District)
     return [_as_feature(row) for row in rows], matched
 
@@ -153,25 +160,34 @@ def districts_version(*, session: Session) -> tuple[int, int]:
     ).one())
 
 
-_index_cache: dict[tuple, DistrictIndex] = {}
+_cache: dict[str, tuple[tuple, Any]] = {}
+
+
+def cached(*, session: Session, name: str, build: Callable[[], T]) -> T:
+    """``build()``'s result, kept under ``name`` until the districts change."""
+    version = districts_version(session=session)
+    hit = _cache.get(name)
+    if hit is None or hit[0] != version:
+        hit = _cache[name] = (version, build())
+    return hit[1]
 
 
 def district_index(*, session: Session) -> DistrictIndex:
     """The districts as shapely geometries, whole and in pieces; cached until they change."""
-    key = districts_version(session=session)
-    if key[0] == 0:
+    return cached(session=session, name="index", build=lambda: _district_index(session))
+
+
+def _district_index(session: Session) -> DistrictIndex:
+    whole = session.execute(
+        text("SELECT adcode, ST_AsBinary(geom) FROM district ORDER BY adcode")
+    ).all()
+    if not whole:
         raise InvalidInput("尚未加载行政区划：请先运行 landsvc geodata load", code="no_districts")
-    if key not in _index_cache:
-        whole = session.execute(
-            text("SELECT adcode, ST_AsBinary(geom) FROM district ORDER BY adcode")
-        ).all()
-        parts = session.execute(text("SELECT adcode, ST_AsBinary(geom) FROM district_part")).all()
-        _index_cache.clear()
-        _index_cache[key] = DistrictIndex(
-            [r[0] for r in whole], shapely.from_wkb([bytes(r[1]) for r in whole]),
-            [r[0] for r in parts], shapely.from_wkb([bytes(r[1]) for r in parts]),
-        )
-    return _index_cache[key]
+    parts = session.execute(text("SELECT adcode, ST_AsBinary(geom) FROM district_part")).all()
+    return DistrictIndex(
+        [r[0] for r in whole], shapely.from_wkb([bytes(r[1]) for r in whole]),
+        [r[0] for r in parts], shapely.from_wkb([bytes(r[1]) for r in parts]),
+    )
 
 
 def division_exists(*, session: Session, prefix: str) -> bool:

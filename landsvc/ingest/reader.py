@@ -253,7 +253,8 @@ def _prepare(path: Path, suffix: str, layout: Layout, work: Path) -> tuple[str, 
     if suffix == ".zip":
         shp = _unpack_shapefile(path, layout, work)
         return str(shp), _shapefile_options(shp)
-    head = _head(path, 1024)
+    head = _head(path, 1 << 16)
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
     if suffix == ".gpkg":
         if not (head.startswith(b"SQLite format 3\x00") and head[68:72] in _GPKG_IDS):
             raise _wrong_content(".gpkg", "GeoPackage（SQLite 文件头与 GPKG 标识）")
@@ -269,7 +270,7 @@ def _prepare(path: Path, suffix: str, layout: Layout, work: Path) -> tuple[str, 
                     break
         return str(shp), _shapefile_options(shp)
     if suffix in (".geojson", ".json"):
-        if not head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{"):
+        if not text.startswith(b"{"):
             raise _wrong_content(suffix, "GeoJSON（以 { 开头的 JSON 文本）")
         if _contains(path, b"\\u0000"):  # GDAL would silently cut the text at it
             raise InvalidInput("GeoJSON 的文本中含有 NUL 字符（\\u0000）：请删除后再上传",
@@ -277,8 +278,7 @@ def _prepare(path: Path, suffix: str, layout: Layout, work: Path) -> tuple[str, 
         return "GeoJSON:" + str(_link(path, work / "upload.geojson")), {}
     # CSV: text, not markup, no NUL bytes; GDAL reads UTF-8, so GBK (Excel's default here)
     # is converted.
-    text_head = _head(path, 1 << 16)
-    if b"\x00" in text_head or text_head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<"):
+    if b"\x00" in head or text.startswith(b"<"):
         raise _wrong_content(".csv", "CSV 文本文件（不是 XML/HTML，不含 NUL 字节）")
     target = work / "upload.csv"
     if _is_utf8(path):

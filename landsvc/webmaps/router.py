@@ -50,17 +50,11 @@ def assets() -> StaticFiles:
     return _Assets(directory=maps.ASSETS_DIR, check_dir=False)
 
 
-_district_bases: dict[tuple, maps.DistrictBase] = {}
-
-
 def _district_base(session) -> maps.DistrictBase:
     """The simplified district base layer (~2 MB of work), made once per districts version."""
-    version = districts.districts_version(session=session)
-    if version not in _district_bases:
-        base = maps.district_base(districts.list_districts(session=session))
-        _district_bases.clear()
-        _district_bases[version] = base
-    return _district_bases[version]
+    return districts.cached(
+        session=session, name="map_base",
+        build=lambda: maps.district_base(districts.list_districts(session=session)))
 
 
 def _assets_url(request: Request) -> str:

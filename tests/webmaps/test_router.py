@@ -134,6 +134,7 @@ def test_bad_parameters_get_the_api_errors(client, params, status):
 def test_district_base_is_simplified_once_per_version(client, session, monkeypatch):
     import maps
     from landsvc.config import get_settings
+    from landsvc.districts import service as districts_service
     from landsvc.districts.service import DIVISIONS_FILE, load_divisions
 
     made = []
@@ -143,7 +144,7 @@ def test_district_base_is_simplified_once_per_version(client, session, monkeypat
         made.append(len(features))
         return real(features)
 
-    monkeypatch.setattr(webmaps, "_district_bases", {})
+    monkeypatch.setattr(districts_service, "_cache", {})
     monkeypatch.setattr(maps, "district_base", spy)
     first = client.get("/maps/parcels").text
     second = client.get("/maps/parcels", params={"district": "4403"}).text
