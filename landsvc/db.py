@@ -50,7 +50,8 @@ class LabelledEnum(enum.StrEnum):
 
 def enum_column(cls: type[LabelledEnum]) -> Enum:
     """The column type of an enum: VARCHAR with a CHECK, so new values need no ALTER TYPE."""
-    return Enum(cls, native_enum=False, create_constraint=True, length=20,
+    length = max(20, *(len(m.value) for m in cls))
+    return Enum(cls, native_enum=False, create_constraint=True, length=length,
                 values_callable=lambda e: [m.value for m in e], name=cls.__name__.lower())
 
 

@@ -59,6 +59,13 @@ class Conflict(LandsvcError):
     code = "conflict"
 
 
+class IllegalTransition(Conflict):
+    """A lifecycle action not allowed from the current state; ``extra["allowed"]`` lists
+    the actions that are."""
+
+    code = "illegal_transition"
+
+
 class PreconditionFailed(LandsvcError):
     """An ``If-Match`` that names a version other than the current one."""
 
@@ -207,6 +214,15 @@ class ErrorBody(BaseModel):
 
     detail: str
     code: str
+
+
+class TransitionErrorBody(BaseModel):
+    """409: another write conflicts, or (``illegal_transition``) the action is not allowed
+    now — ``allowed`` lists the actions that are."""
+
+    detail: str
+    code: str
+    allowed: list[str] | None = None
 
 
 _DESCRIPTIONS = {

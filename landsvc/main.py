@@ -15,10 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from landsvc import __version__, errors, logs
+from landsvc.buildings.router import router as buildings_router
 from landsvc.config import Settings, get_settings
 from landsvc.db import SessionDep
 from landsvc.districts.router import router as districts_router
+from landsvc.listings.router import router as listings_router
+from landsvc.offerings.router import router as offerings_router
+from landsvc.ogcapi.router import router as ogcapi_router
 from landsvc.parcels.router import router as parcels_router
+from landsvc.parks.router import router as parks_router
 from landsvc.webmaps.router import ASSETS_URL as MAP_ASSETS_URL
 from landsvc.webmaps.router import assets as map_assets
 from landsvc.webmaps.router import router as webmaps_router
@@ -127,6 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             | errors.responses(422))(health)
     app.include_router(districts_router)
     app.include_router(parcels_router)
+    app.include_router(parks_router)
+    app.include_router(offerings_router)
+    app.include_router(buildings_router)
+    app.include_router(listings_router)
+    app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")
     return app

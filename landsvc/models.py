@@ -1,7 +1,13 @@
 """Every ORM model, imported once so that Base.metadata knows all tables."""
 
+from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.districts.models import City, District, DistrictPart
+from landsvc.listings.models import Listing
+from landsvc.offerings.models import Offering
 from landsvc.parcels.models import Parcel
+from landsvc.parks.models import Park
+from landsvc.policies.models import PolicySetting
 from landsvc.tokens.models import ApiToken
 
-__all__ = ["ApiToken", "City", "District", "DistrictPart", "Parcel"]
+__all__ = ["ApiToken", "Building", "BuildingUnit", "City", "District", "DistrictPart",
+           "Listing", "Offering", "Parcel", "Park", "PolicySetting", "UnitTransfer"]

@@ -66,7 +66,9 @@ class Parcel(Base):
     # No foreign key: a per-row referential check would triple the cost of a bulk COPY, and
     # every write path already checks the adcode against the district table.
     district: Mapped[str] = mapped_column(String(6))
-    park_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Read-only: the park holding more than half of the parcel, kept by the database's
+    # triggers (migration 0003) whichever way parcels or parks are written.
+    park_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     land_use: Mapped[str | None] = mapped_column(String(100))
     land_source: Mapped[LandSource] = mapped_column(enum_column(LandSource), default=LandSource.stock)
     status: Mapped[ParcelStatus] = mapped_column(
