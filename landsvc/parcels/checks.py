@@ -3,6 +3,9 @@
 One :class:`RowChecker` serves every way a parcel is written — a file import's batches and a
 single create or update through the API — so that both refuse the same things with the same
 words. It needs no database: the districts come in as a :class:`DistrictIndex`.
+
+Its geometry and location checks (:class:`PolygonChecker`) serve every domain of polygons
+(parks too), so that all refuse a bad polygon, or one outside Guangdong, alike.
 """
 
 from __future__ import annotations
@@ -39,8 +42,23 @@ class CheckedBatch:
     notes: dict[int, str]
 
 
-class RowChecker:
-    """Checks batches of parcel rows: geometry, CRS, location, attributes and codes.
+def rejector(first: int, rejected: dict[int, list[str]]):
+    """A ``reject(where, reason)`` recording reasons by file index into ``rejected``.
+
+    ``where`` is a boolean mask or batch positions; ``reason`` a text or a function of the
+    position.
+    """
+    def reject(where, reason) -> None:
+        where = np.asarray(where)
+        for i in (np.flatnonzero(where) if where.dtype == bool else where):
+            msg = reason(i) if callable(reason) else reason
+            rejected.setdefault(first + i, []).append(msg)
+
+    return reject
+
+
+class PolygonChecker:
+    """Checks of polygon rows common to every domain: geometry, CRS and location.
 
     Parameters
     ----------
@@ -49,57 +67,51 @@ class RowChecker:
         The CRS the geometries come in; they leave in EPSG:4326.
     repair : bool
         Repair invalid polygons with ``make_valid`` (noting it) instead of rejecting them.
-    bad_codes : dict
-        ``code -> reason`` for codes that are duplicated in the file or already stored.
     """
 
-    def __init__(self, districts: DistrictIndex, source_crs: CRS, *, repair: bool = False,
-                 bad_codes: dict[str, str] | None = None):
+    noun = "地块"
+    """What a row is, in the notes (“地块不与任何区县相交…”)."""
+
+    def __init__(self, districts: DistrictIndex, source_crs: CRS, *, repair: bool = False):
         self.districts = districts
         self.repair = repair
-        self.bad_codes = bad_codes or {}
         wgs84 = CRS.from_epsg(WGS84)
         self.transformer = (None if source_crs.equals(wgs84, ignore_axis_order=True)
                             else Transformer.from_crs(source_crs, wgs84, always_xy=True))
 
-    def check(self, first: int, geoms: np.ndarray, attrs: pd.DataFrame) -> CheckedBatch:
-        """Check one batch whose first row has file index ``first``."""
-        n = len(geoms)
-        rejected: dict[int, list[str]] = {}
-        notes: dict[int, str] = {}
+    def locate(self, first: int, geoms: np.ndarray, given: pd.Series, reject,
+               notes: dict[int, str]) -> np.ndarray:
+        """Each row's district: the ``given`` adcode if it is a district the geometry touches,
+        else the one it overlaps most; rejects unknown adcodes and rows outside Guangdong.
 
-        def reject(where, reason) -> None:
-            """Reject rows given by a boolean mask or by batch positions."""
-            where = np.asarray(where)
-            for i in (np.flatnonzero(where) if where.dtype == bool else where):
-                msg = reason(i) if callable(reason) else reason
-                rejected.setdefault(first + i, []).append(msg)
-
-        rows = pd.DataFrame({f: attrs[f].to_numpy() if f in attrs else np.full(n, None, object)
-                             for f in FIELDS})
-        geoms = self._check_geometry(geoms, first, reject, notes)
-        self._check_attributes(rows, reject)
+        ``geoms`` are the checked ones (:meth:`_check_geometry`, None where rejected).
+        """
+        unknown = (~pd.isna(given) & ~given.isin(self.districts.adcodes)).to_numpy()
+        reject(unknown, lambda i: f"district: 未知的广东省区县代码 {given.iat[i]!r}")
+        given = given.where(~unknown, None).to_numpy()
         ok_geom = ~pd.isna(geoms)
 
         adcodes, near = self.districts.assign(np.where(ok_geom, geoms, None))
         reject(ok_geom & pd.isna(adcodes),
                "位于广东省范围外（坐标是否颠倒？坐标系是否正确？）")
         for i in np.flatnonzero(near):
-            notes[first + i] = join_reasons(notes.get(first + i), "地块不与任何区县相交，按最近区县（沿海）归属")
-        given = rows.district.to_numpy()
+            notes[first + i] = join_reasons(notes.get(first + i),
+                                            f"{self.noun}不与任何区县相交，按最近区县（沿海）归属")
         differs = ok_geom & ~pd.isna(adcodes) & ~pd.isna(given) & (given != adcodes)
         differs &= pd.Series(given).isin(self.districts.by_adcode).to_numpy()
         if differs.any():
             idx = np.flatnonzero(differs)
             far = ~self.districts.touches(geoms[idx], given[idx])
-            reject(idx[far],
-                   lambda i: f"district: 行政区代码 {given[i]} 与地块位置不符（地块位于 {adcodes[i]}）")
-        rows["district"] = np.where(pd.isna(given), adcodes, given)
-        rows["geom"] = geoms
+            reject(idx[far], lambda i: f"district: 行政区代码 {given[i]} 与{self.noun}位置不符"
+                                       f"（{self.noun}位于 {adcodes[i]}）")
+        return np.where(pd.isna(given), adcodes, given)
 
-        bad = np.array(sorted(i - first for i in rejected), dtype=int)
-        keep = np.ones(n, dtype=bool)
-        keep[bad] = False
+    @staticmethod
+    def finish(first: int, rows: pd.DataFrame, rejected: dict[int, list[str]],
+               notes: dict[int, str]) -> CheckedBatch:
+        """The batch's good ``rows`` (``geom`` as hex EWKB) and its rejections in order."""
+        keep = np.ones(len(rows), dtype=bool)
+        keep[np.array(sorted(i - first for i in rejected), dtype=int)] = False
         good = rows[keep]
         if len(good):
             good = good.assign(geom=ewkb_multipolygon_hex(good.geom.to_numpy()))
@@ -157,6 +169,40 @@ class RowChecker:
 
         return shapely.transform(geoms, project)
 
+
+class RowChecker(PolygonChecker):
+    """Checks batches of parcel rows: geometry, CRS, location, attributes and codes.
+
+    Parameters
+    ----------
+    districts : DistrictIndex
+    source_crs : CRS
+        The CRS the geometries come in; they leave in EPSG:4326.
+    repair : bool
+        Repair invalid polygons with ``make_valid`` (noting it) instead of rejecting them.
+    bad_codes : dict
+        ``code -> reason`` for codes that are duplicated in the file or already stored.
+    """
+
+    def __init__(self, districts: DistrictIndex, source_crs: CRS, *, repair: bool = False,
+                 bad_codes: dict[str, str] | None = None):
+        super().__init__(districts, source_crs, repair=repair)
+        self.bad_codes = bad_codes or {}
+
+    def check(self, first: int, geoms: np.ndarray, attrs: pd.DataFrame) -> CheckedBatch:
+        """Check one batch whose first row has file index ``first``."""
+        n = len(geoms)
+        rejected: dict[int, list[str]] = {}
+        notes: dict[int, str] = {}
+        reject = rejector(first, rejected)
+        rows = pd.DataFrame({f: attrs[f].to_numpy() if f in attrs else np.full(n, None, object)
+                             for f in FIELDS})
+        geoms = self._check_geometry(geoms, first, reject, notes)
+        self._check_attributes(rows, reject)
+        rows["district"] = self.locate(first, geoms, rows.district, reject, notes)
+        rows["geom"] = geoms
+        return self.finish(first, rows, rejected, notes)
+
     # -- attributes --------------------------------------------------------------------
     def _check_attributes(self, rows: pd.DataFrame, reject) -> None:
         for name in FIELDS:
@@ -193,11 +239,6 @@ class RowChecker:
             rows[name] = value.astype(object).where(~pd.isna(value), None)
         reversed_ = (pd.to_numeric(rows.plot_ratio_min) > pd.to_numeric(rows.plot_ratio_max))
         reject(reversed_.to_numpy(), "plot_ratio: 容积率下限大于上限")
-
-        district = rows.district
-        unknown = (~pd.isna(district) & ~district.isin(self.districts.adcodes)).to_numpy()
-        reject(unknown, lambda i: f"district: 未知的广东省区县代码 {district.iat[i]!r}")
-        rows["district"] = district.where(~unknown, None)
 
 
 def _per_value(values: pd.Series, fn) -> pd.Series:
