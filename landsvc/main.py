@@ -21,6 +21,7 @@ from landsvc.db import SessionDep
 from landsvc.districts.router import router as districts_router
 from landsvc.listings.router import router as listings_router
 from landsvc.offerings.router import router as offerings_router
+from landsvc.ogcapi.router import ReadOnlyCors
 from landsvc.ogcapi.router import router as ogcapi_router
 from landsvc.parcels.router import router as parcels_router
 from landsvc.parks.router import router as parks_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",
     )
     errors.install(app)
+    app.add_middleware(ReadOnlyCors, prefix=ogcapi_router.prefix)  # /ogcapi alone
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # GeoJSON and map pages shrink ~5x
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
     app.add_middleware(AccessLog)

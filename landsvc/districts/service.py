@@ -8,14 +8,14 @@ from typing import Any, TypeVar
 
 import geopandas as gpd
 import shapely
-from sqlalchemy import func, select, text, true
+from sqlalchemy import and_, func, select, text, true
 from sqlalchemy.orm import Session
 
 from landsvc import lists
 from landsvc.districts.index import DistrictIndex
 from landsvc.districts.models import City, District
 from landsvc.errors import InvalidInput, NotFound
-from landsvc.geo import WGS84, feature
+from landsvc.geo import WGS84, bbox_clause, feature
 
 DIVISIONS_FILE = "guangdong_divisions.geojson"
 
@@ -108,15 +108,18 @@ def list_cities(*, session: Session) -> list[dict]:
 
 
 def search_divisions(*, session: Session, level: str = "district", city: str | None = None,
-                     page: lists.Page) -> tuple[list[dict], lists.Matched]:
-    """One page of districts (optionally of one city) or of cities, by adcode."""
+                     page: lists.Page, bbox: tuple[float, float, float, float] | None = None
+                     ) -> tuple[list[dict], lists.Matched]:
+    """One page of districts (optionally of one city, or meeting ``bbox``) or of cities."""
     if level == "city":
-        rows, matched = lists.fetch_page(session, _city_query(), where=true(), page=page,
+        rows, matched = lists.fetch_page(session, _city_query(),
+                                         where=bbox_clause(City.geom, bbox), page=page,
                                          count_from=City)
         return [_as_feature(row, "city") for row in rows], matched
     where = true() if city is None else District.city_adcode == normalise_city(city)
-    rows, matched = lists.fetch_page(session, _district_query(), where=where, page=page,
-                                     count_from=District)
+    rows, matched = lists.fetch_page(session, _district_query(),
+                                     where=and_(where, bbox_clause(District.geom, bbox)),
+                                     page=page, count_from=District)
     return [_as_feature(row) for row in rows], matched
 
 

@@ -1,0 +1,108 @@
+"""OGC API – Features: the collections GIS clients see, each a domain's public list.
+
+One table, :data:`COLLECTIONS`, names every collection with its titles and two adapters
+that call the domain's own service as an anonymous caller (``principal=None``): the
+collections show exactly the rows and properties ``/api/v1`` shows the public, and this
+module never queries a table itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from landsvc import lists
+from landsvc.districts import service as districts
+from landsvc.errors import NotFound
+from landsvc.geo import GUANGDONG_BOUNDS
+from landsvc.parcels import service as parcels
+
+BBox = tuple[float, float, float, float]
+Search = Callable[[Session, BBox | None, lists.Page], tuple[list[dict], lists.Matched]]
+Get = Callable[[Session, str], dict]
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+EXTENT = GUANGDONG_BOUNDS
+"""Every collection's spatial extent: Guangdong (every row is checked to lie inside it).
+A constant, so no request computes an extent over a table."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    search: Search
+    get: Get
+
+
+def _numeric_id(feature_id: str, noun: str) -> int:
+    """A feature id of an integer-keyed collection; anything else names no feature (404)."""
+    if not (feature_id.isascii() and feature_id.isdigit() and len(feature_id) <= 18):
+        raise NotFound(f"{noun} {feature_id[:40]!r} 不存在")
+    return int(feature_id)
+
+
+# -- adapters: one pair per collection ------------------------------------------------------
+def _search_districts(session: Session, bbox: BBox | None, page: lists.Page):
+    return districts.search_divisions(session=session, level="district", page=page, bbox=bbox)
+
+
+def _get_district(session: Session, adcode: str) -> dict:
+    found = districts.get_division(session=session, adcode=adcode)
+    if found["properties"]["level"] != "district":  # a city: not a member of this collection
+        raise NotFound(f"区县 {adcode} 不存在（地级市代码不是本集合的要素）")
+    return found
+
+
+def _search_parcels(session: Session, bbox: BBox | None, page: lists.Page):
+    return parcels.search_parcels(session=session, flt=parcels.ParcelFilter(bbox=bbox),
+                                  page=page, principal=None)
+
+
+def _get_parcel(session: Session, feature_id: str) -> dict:
+    return parcels.get_parcel(session=session, parcel_id=_numeric_id(feature_id, "地块"),
+                              principal=None)[0]
+
+
+COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
+    Collection(
+        "districts", "区县 Districts",
+        "广东省 124 个县级行政区（含不设区的东莞市、中山市），要素 id 为 6 位行政区划代码。"
+        " Guangdong's county-level divisions; the feature id is the 6-digit adcode.",
+        _search_districts, _get_district),
+    Collection(
+        "parcels", "地块 Parcels",
+        "可供应的工业用地地块（不含已撤回的地块），含面积（㎡、亩）、土地来源、状态与所属园区。"
+        " Industrial land parcels (withdrawn ones excepted): area, land source, status, park.",
+        _search_parcels, _get_parcel),
+)}
+
+
+# -- the service ----------------------------------------------------------------------------
+def collections() -> list[Collection]:
+    """Every collection, in the order clients list them."""
+    return list(COLLECTIONS.values())
+
+
+def collection(collection_id: str) -> Collection:
+    """One collection; 404 naming the ones there are."""
+    found = COLLECTIONS.get(collection_id)
+    if found is None:
+        raise NotFound(f"没有名为 {collection_id[:40]!r} 的集合；现有：{'、'.join(COLLECTIONS)}",
+                       code="unknown_collection")
+    return found
+
+
+def search_items(*, session: Session, collection_id: str, bbox: BBox | None,
+                 page: lists.Page) -> tuple[list[dict], lists.Matched]:
+    """One page of a collection's features (by id), and how many match."""
+    return collection(collection_id).search(session, bbox, page)
+
+
+def get_item(*, session: Session, collection_id: str, feature_id: str) -> dict:
+    """One feature of a collection; 404 when missing or not published."""
+    return collection(collection_id).get(session, feature_id)

@@ -1,0 +1,346 @@
+"""OGC API – Features at /ogcapi: documents, paging, bbox, limits, errors and CORS."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from landsvc import lists
+from landsvc.config import get_settings
+from landsvc.districts.service import DIVISIONS_FILE
+from tests.builders import feature, square
+
+CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+GEOJSON_CLASS = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+# A quiet corner of 南山区 (440305) for a grid of parcels: 5 columns, 0.002° apart.
+ORIGIN = (113.93, 22.52)
+STEP = 0.002
+
+
+def upload(client, rows, headers):
+    body = json.dumps({"type": "FeatureCollection", "features": rows}).encode()
+    r = client.post("/api/v1/parcels/import", headers=headers,
+                    files={"file": ("p.geojson", io.BytesIO(body), "application/geo+json")})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def grid_square(i: int) -> shapely.Polygon:
+    return square(ORIGIN[0] + STEP * (i % 5), ORIGIN[1] + STEP * (i // 5), 60)
+
+
+@pytest.fixture
+def grid(client, tokens, session) -> dict[str, shapely.Polygon]:
+    """23 visible parcels G-00…G-22 and one withdrawn, W-23: code -> geometry."""
+    rows = [feature(grid_square(i), code=f"G-{i:02d}") for i in range(23)]
+    rows.append(feature(grid_square(23), code="W-23", status="withdrawn"))
+    upload(client, rows, tokens["admin"])
+    return {f"G-{i:02d}": grid_square(i) for i in range(23)}
+
+
+def grid_box() -> str:
+    return f"{ORIGIN[0] - 0.01},{ORIGIN[1] - 0.01},{ORIGIN[0] + 0.02},{ORIGIN[1] + 0.02}"
+
+
+def walk(client, url: str) -> list[dict]:
+    """Every page from ``url`` on, following rel=next; checks each page's own members."""
+    pages = []
+    while url:
+        r = client.get(url)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/geo+json"
+        body = r.json()
+        assert body["type"] == "FeatureCollection"
+        assert body["numberReturned"] == len(body["features"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timeStamp"])
+        pages.append(body)
+        nxt = [link["href"] for link in body["links"] if link["rel"] == "next"]
+        assert len(nxt) <= 1
+        url = nxt[0] if nxt else None
+    return pages
+
+
+def codes_of(pages: list[dict]) -> list[str]:
+    return [f["properties"]["code"] for page in pages for f in page["features"]]
+
+
+# -- landing, conformance, collections -----------------------------------------------------
+def test_landing_page_links_resolve(client):
+    r = client.get("/ogcapi")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    links = {link["rel"]: link for link in r.json()["links"]}
+    assert set(links) == {"self", "service-desc", "service-doc", "conformance", "data"}
+    assert links["self"]["href"] == "http://testserver/ogcapi"
+    desc = links["service-desc"]
+    assert desc == {"href": "http://testserver/openapi.json", "rel": "service-desc",
+                    "type": "application/vnd.oai.openapi+json;version=3.0",
+                    "title": "OpenAPI 接口定义"}
+    document = client.get(desc["href"]).json()
+    assert document["openapi"].startswith("3.")
+    assert "/ogcapi/collections/{collection_id}/items" in document["paths"]
+    assert client.get(links["service-doc"]["href"]).status_code == 200
+
+    assert client.get(links["conformance"]["href"]).json() == {"conformsTo": [CORE, GEOJSON_CLASS]}
+    data = client.get(links["data"]["href"])
+    assert data.status_code == 200 and data.json()["collections"]
+    assert client.get("/ogcapi", params={"f": "json"}).json() == r.json()
+
+
+def test_collections_describe_every_collection(client):
+    body = client.get("/ogcapi/collections").json()
+    assert body["links"] == [{"href": "http://testserver/ogcapi/collections", "rel": "self",
+                              "type": "application/json"}]
+    ids = [c["id"] for c in body["collections"]]
+    assert ids[:1] == ["districts"] and "parcels" in ids
+    assert set(ids) <= {"districts", "parks", "parcels", "offerings", "listings"}
+    for info in body["collections"]:
+        title = info["title"]
+        assert re.search(r"[\u4e00-\u9fff]", title) and re.search(r"[A-Za-z]", title), title
+        assert info["description"] and info["itemType"] == "feature"
+        assert info["extent"] == {"spatial": {"bbox": [[109.6, 20.1, 117.4, 25.6]],
+                                              "crs": CRS84}}
+        assert info["crs"] == [CRS84]
+        url = f"http://testserver/ogcapi/collections/{info['id']}"
+        rels = {link["rel"]: link for link in info["links"]}
+        assert rels["self"]["href"] == url and rels["self"]["type"] == "application/json"
+        assert rels["items"] == {"href": url + "/items", "rel": "items",
+                                 "type": "application/geo+json", "title": title}
+        one = client.get(url)
+        assert one.status_code == 200 and one.json() == info
+        assert client.get(url + "/items", params={"limit": 1}).status_code == 200
+
+
+def test_divisions_extent_lies_inside_the_declared_extent():
+    path = get_settings().geodata_dir / DIVISIONS_FILE
+    minx, miny, maxx, maxy = gpd.read_file(path).total_bounds
+    assert minx > 109.6 and miny > 20.1 and maxx < 117.4 and maxy < 25.6
+
+
+def test_unknown_collection_and_feature_are_404(client, grid):
+    for url in ("/ogcapi/collections/roads", "/ogcapi/collections/roads/items",
+                "/ogcapi/collections/roads/items/1"):
+        r = client.get(url)
+        assert r.status_code == 404 and r.json()["code"] == "unknown_collection"
+        assert set(r.json()) == {"detail", "code"} and "parcels" in r.json()["detail"]
+    for fid in ("999999999", "abc", "1.5", "-1", "9" * 40, "１"):
+        r = client.get(f"/ogcapi/collections/parcels/items/{fid}")
+        assert r.status_code == 404, fid
+        assert set(r.json()) == {"detail", "code"} and r.json()["code"] == "not_found"
+    # A city's adcode names a city, not a member of the districts collection.
+    assert client.get("/ogcapi/collections/districts/items/440300").status_code == 404
+    assert client.get("/ogcapi/collections/districts/items/440305").status_code == 200
+
+
+# -- items: the same rows and properties as /api/v1 -----------------------------------------
+def test_items_are_the_public_api_features(client, grid):
+    box = grid_box()
+    ogc = client.get("/ogcapi/collections/parcels/items", params={"bbox": box, "limit": 100})
+    api = client.get("/api/v1/parcels", params={"bbox": box, "limit": 100})
+    assert ogc.json()["features"] == api.json()["features"]
+    assert sorted(codes_of([ogc.json()])) == sorted(grid)  # W-23 (withdrawn) is not there
+
+    first = api.json()["features"][0]
+    r = client.get(f"/ogcapi/collections/parcels/items/{first['id']}")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    item = r.json()
+    url = "http://testserver/ogcapi/collections/parcels"
+    assert item.pop("links") == [
+        {"href": f"{url}/items/{first['id']}", "rel": "self", "type": "application/geo+json"},
+        {"href": url, "rel": "collection", "type": "application/json"},
+    ]
+    assert item == first == client.get(f"/api/v1/parcels/{first['id']}").json()
+
+
+def test_withdrawn_parcel_is_never_an_item(client, grid, tokens):
+    withdrawn = client.get("/api/v1/parcels", params={"status": "withdrawn", "bbox": grid_box()},
+                           headers=tokens["admin"]).json()["features"]
+    assert [f["properties"]["code"] for f in withdrawn] == ["W-23"]
+    r = client.get(f"/ogcapi/collections/parcels/items/{withdrawn[0]['id']}",
+                   headers=tokens["admin"])  # a token changes nothing: OGC API is public
+    assert r.status_code == 404
+    pages = walk(client, f"/ogcapi/collections/parcels/items?bbox={grid_box()}&limit=1000")
+    assert "W-23" not in codes_of(pages)
+
+
+def test_district_items_match_the_districts_api(client):
+    r = client.get("/ogcapi/collections/districts/items/440304")
+    item = r.json()
+    item.pop("links")
+    assert item == client.get("/api/v1/districts/440304").json()
+    assert item["id"] == "440304" and item["properties"]["name"] == "福田区"
+
+
+# -- paging ---------------------------------------------------------------------------------
+def test_paging_follows_next_links_to_the_end(client, grid):
+    pages = walk(client, f"/ogcapi/collections/parcels/items?bbox={grid_box()}&limit=10")
+    assert [p["numberReturned"] for p in pages] == [10, 10, 3]
+    assert all(p["numberMatched"] == 23 for p in pages)
+    assert sorted(codes_of(pages)) == sorted(grid) and len(set(codes_of(pages))) == 23
+    ids = [f["id"] for p in pages for f in p["features"]]
+    assert ids == sorted(ids)
+
+    rels = [[link["rel"] for link in p["links"]] for p in pages]
+    assert rels == [["self", "next", "collection"], ["self", "prev", "next", "collection"],
+                    ["self", "prev", "collection"]]
+    second = pages[1]["links"]
+    nxt = next(link["href"] for link in second if link["rel"] == "next")
+    prev = next(link["href"] for link in second if link["rel"] == "prev")
+    assert "limit=10" in nxt and "offset=20" in nxt and "bbox=" in nxt
+    assert "offset=0" in prev
+    collection = next(link for link in second if link["rel"] == "collection")
+    assert collection["href"] == "http://testserver/ogcapi/collections/parcels"
+    assert client.get(prev).json()["features"] == pages[0]["features"]
+
+
+def test_default_limit_is_ten_and_offset_past_the_end_is_empty(client, grid):
+    body = client.get(f"/ogcapi/collections/parcels/items?bbox={grid_box()}").json()
+    assert body["numberReturned"] == 10 and body["numberMatched"] == 23
+    body = client.get(f"/ogcapi/collections/parcels/items?bbox={grid_box()}&offset=40").json()
+    assert body["features"] == [] and body["numberMatched"] == 23
+    assert [link["rel"] for link in body["links"]] == ["self", "prev", "collection"]
+
+
+def test_districts_page_through_all_124(client):
+    pages = walk(client, "/ogcapi/collections/districts/items?limit=50")
+    ids = [f["id"] for p in pages for f in p["features"]]
+    assert [p["numberReturned"] for p in pages] == [50, 50, 24]
+    assert len(ids) == len(set(ids)) == 124 and ids == sorted(ids)
+    assert all(p["numberMatched"] == 124 for p in pages)
+
+
+def test_too_large_limit_is_capped_not_refused(client, tokens):
+    rows = [feature(square(ORIGIN[0] + 0.0008 * (i % 40), ORIGIN[1] + 0.0008 * (i // 40), 30),
+                    code=f"C-{i:04d}") for i in range(lists.MAX_LIMIT + 1)]
+    assert upload(client, rows, tokens["admin"])["imported"] == lists.MAX_LIMIT + 1
+    box = f"{ORIGIN[0] - 0.001},{ORIGIN[1] - 0.001},{ORIGIN[0] + 0.04},{ORIGIN[1] + 0.03}"
+    for asked in (5000, 10**30):
+        body = client.get("/ogcapi/collections/parcels/items",
+                          params={"bbox": box, "limit": asked}).json()
+        assert body["numberReturned"] == lists.MAX_LIMIT
+        assert body["numberMatched"] == lists.MAX_LIMIT + 1
+        nxt = next(link["href"] for link in body["links"] if link["rel"] == "next")
+        assert f"limit={lists.MAX_LIMIT}&offset={lists.MAX_LIMIT}" in nxt
+        last = client.get(nxt).json()
+        assert last["numberReturned"] == 1 and last["features"][0]["properties"]["code"] == \
+            f"C-{lists.MAX_LIMIT:04d}"
+    # /api/v1 refuses the same request
+    assert client.get("/api/v1/parcels", params={"limit": 5000}).status_code == 422
+
+
+# -- bbox -----------------------------------------------------------------------------------
+def expected(grid: dict[str, shapely.Polygon], box: tuple[float, ...]) -> set[str]:
+    window = shapely.box(*box)
+    return {code for code, geom in grid.items() if geom.intersects(window)}
+
+
+def test_bbox_matches_an_independent_computation(client, grid):
+    g = grid["G-07"]  # column 2, row 1
+    minx, miny, maxx, maxy = g.bounds
+    eps = 1e-6  # ≈ 0.1 m
+    boxes = [
+        (minx - eps, miny - eps, minx + eps, miny + eps),   # touches G-07's corner
+        (maxx + eps, miny, maxx + 2 * eps, maxy),           # just east of G-07: nothing
+        (maxx - eps, miny, maxx + 2 * eps, maxy),           # just inside its east edge
+        (ORIGIN[0], ORIGIN[1], ORIGIN[0] + 2.5 * STEP, ORIGIN[1] + 1.5 * STEP),
+        (ORIGIN[0] - 0.5, ORIGIN[1] - 0.5, ORIGIN[0] + 0.5, ORIGIN[1] + 0.5),
+        (ORIGIN[0] + 0.5 * STEP, ORIGIN[1] + 3.5 * STEP, ORIGIN[0] + 3.7 * STEP,
+         ORIGIN[1] + 4.2 * STEP),
+    ]
+    wanted = [expected(grid, box) for box in boxes]
+    assert wanted[0] == {"G-07"} and wanted[1] == set() and wanted[2] == {"G-07"}
+    for box, want in zip(boxes, wanted, strict=True):
+        text = ",".join(f"{v:.9f}" for v in box)
+        pages = walk(client, f"/ogcapi/collections/parcels/items?bbox={text}&limit=7")
+        assert set(codes_of(pages)) == want, box
+        assert all(p["numberMatched"] == len(want) for p in pages)
+
+
+def test_bbox_on_districts_matches_the_boundary_file(client):
+    frame = gpd.read_file(get_settings().geodata_dir / DIVISIONS_FILE)
+    districts = frame[frame.level == "district"]
+    for box in [(114.0, 22.5, 114.1, 22.6), (113.2, 23.0, 113.4, 23.2), (116.5, 23.3, 117.0, 23.5)]:
+        want = set(districts[districts.intersects(shapely.box(*box))].adcode)
+        pages = walk(client, "/ogcapi/collections/districts/items?limit=5&bbox="
+                     + ",".join(map(str, box)))
+        assert {f["id"] for p in pages for f in p["features"]} == want and len(want) >= 2
+
+
+def test_bbox_with_heights_uses_lon_lat(client, grid):
+    box = (ORIGIN[0], ORIGIN[1], ORIGIN[0] + 2.5 * STEP, ORIGIN[1] + 1.5 * STEP)
+    text = f"{box[0]},{box[1]},-100,{box[2]},{box[3]},900"
+    body = client.get(f"/ogcapi/collections/parcels/items?bbox={text}&limit=100").json()
+    assert set(codes_of([body])) == expected(grid, box)
+
+
+# -- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize("params, code", [
+    ({"bbox": "1,2,3"}, "bad_query"), ({"bbox": "a,b,c,d"}, "bad_query"),
+    ({"bbox": "114,23,113,22"}, "bad_query"), ({"bbox": "1,2,3,4,5"}, "bad_query"),
+    ({"bbox": ""}, "bad_query"), ({"bbox": "0,0,200,1"}, "bad_query"),
+    ({"limit": "0"}, "invalid_parameter"), ({"limit": "-1"}, "invalid_parameter"),
+    ({"limit": "abc"}, "invalid_parameter"), ({"limit": "1.5"}, "invalid_parameter"),
+    ({"limit": "1_0"}, "invalid_parameter"), ({"offset": "-3"}, "invalid_parameter"),
+    ({"offset": "x"}, "invalid_parameter"), ({"f": "html"}, "unsupported_format"),
+])
+def test_bad_parameters_are_400(client, params, code):
+    r = client.get("/ogcapi/collections/parcels/items", params=params)
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"detail", "code"} and r.json()["code"] == code
+    assert next(iter(params)) in r.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["/ogcapi", "/ogcapi/conformance", "/ogcapi/collections",
+                                 "/ogcapi/collections/parcels",
+                                 "/ogcapi/collections/districts/items/440304"])
+def test_only_json_is_offered(client, url):
+    assert client.get(url, params={"f": "json"}).status_code == 200
+    r = client.get(url, params={"f": "html"})
+    assert r.status_code == 400 and r.json()["code"] == "unsupported_format"
+
+
+def test_unknown_parameters_are_ignored(client, grid):
+    base = f"/ogcapi/collections/parcels/items?bbox={grid_box()}&limit=30"
+    plain = client.get(base).json()
+    odd = client.get(base + "&colour=red&datetime=2026-01-01&sortby=name").json()
+    assert odd["features"] == plain["features"] and odd["numberMatched"] == 23
+
+
+# -- CORS -----------------------------------------------------------------------------------
+def test_cors_on_ogcapi_only(client):
+    origin = {"Origin": "https://maps.example.org"}
+    for url in ("/ogcapi", "/ogcapi/collections/parcels/items", "/ogcapi/collections/nope"):
+        r = client.get(url, headers=origin)
+        assert r.headers["access-control-allow-origin"] == "*", url
+        assert "access-control-allow-credentials" not in r.headers
+
+    pre = client.options("/ogcapi/collections/parcels/items", headers=origin | {
+        "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "accept"})
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert pre.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
+    assert pre.headers["access-control-allow-headers"] == "accept"
+    assert "access-control-allow-credentials" not in pre.headers
+
+    head = client.head("/ogcapi/collections", headers=origin)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) == len(client.get("/ogcapi/collections").content)
+    assert head.headers["access-control-allow-origin"] == "*"
+
+    for url in ("/api/v1/parcels", "/api/v1/health", "/api/v1/districts/440304"):
+        r = client.get(url, headers=origin)
+        assert r.status_code == 200 and not any(h.startswith("access-control-")
+                                                for h in r.headers), url
+        pre = client.options(url, headers=origin | {"Access-Control-Request-Method": "GET"})
+        assert pre.status_code == 405
+        assert not any(h.startswith("access-control-") for h in pre.headers), url
+    # writes are no business of the OGC API
+    r = client.post("/ogcapi/collections", headers=origin)
+    assert r.status_code == 405 and "access-control-allow-origin" not in r.headers
