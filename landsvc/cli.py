@@ -240,6 +240,40 @@ def parcels_import(
     _print_json(report)
 
 
+# -- parks --------------------------------------------------------------------------------
+parks_app = typer.Typer(help="特色产业园区", no_args_is_help=True)
+app.add_typer(parks_app, name="parks")
+
+
+@parks_app.command("import")
+def parks_import(
+    file: Annotated[Path, typer.Argument(help="GeoPackage、zip Shapefile、GeoJSON 或 CSV+WKT")],
+    crs: Annotated[str | None, typer.Option(help="文件坐标系，如 EPSG:4526")] = None,
+    partial: Annotated[bool, typer.Option(help="只导入正确的行，报告其余")] = False,
+    repair: Annotated[bool, typer.Option(help="用 make_valid 修复无效多边形")] = False,
+) -> None:
+    """导入园区文件：逐行校验，默认全有或全无。"""
+    from landsvc.db import session_scope
+    from landsvc.parks.importing import import_parks
+
+    if not file.exists():
+        raise _fail(Exception(f"文件不存在：{file}"), 2)
+    columns = (TextColumn("导入园区"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("import", total=None)
+            with session_scope() as session:
+                report = import_parks(
+                    session=session, path=file, crs=crs, partial=partial, repair=repair,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+    except LandsvcError as exc:
+        if "report" in exc.extra:
+            _print_json(exc.extra["report"])
+        raise _fail(exc) from None
+    _print_json(report)
+
+
 # -- demo and serve -----------------------------------------------------------------------
 @demo_app.command("load")
 def demo_load(
