@@ -18,6 +18,7 @@ from landsvc.districts import service as districts
 from landsvc.errors import NotFound
 from landsvc.geo import GUANGDONG_BOUNDS
 from landsvc.parcels import service as parcels
+from landsvc.parks import service as parks
 
 BBox = tuple[float, float, float, float]
 Search = Callable[[Session, BBox | None, lists.Page], tuple[list[dict], lists.Matched]]
@@ -58,14 +59,17 @@ def _get_district(session: Session, adcode: str) -> dict:
     return found
 
 
-def _search_parcels(session: Session, bbox: BBox | None, page: lists.Page):
-    return parcels.search_parcels(session=session, flt=parcels.ParcelFilter(bbox=bbox),
-                                  page=page, principal=None)
+def _public(search, make_filter, get, id_name: str, noun: str) -> tuple[Search, Get]:
+    """The adapters of a domain keyed by integer ids, with its search filtered by bbox alone."""
 
+    def find(session: Session, bbox: BBox | None, page: lists.Page):
+        return search(session=session, flt=make_filter(bbox=bbox), page=page, principal=None)
 
-def _get_parcel(session: Session, feature_id: str) -> dict:
-    return parcels.get_parcel(session=session, parcel_id=_numeric_id(feature_id, "地块"),
-                              principal=None)[0]
+    def one(session: Session, feature_id: str) -> dict:
+        return get(session=session, principal=None,
+                   **{id_name: _numeric_id(feature_id, noun)})[0]
+
+    return find, one
 
 
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
@@ -75,10 +79,16 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         " Guangdong's county-level divisions; the feature id is the 6-digit adcode.",
         _search_districts, _get_district),
     Collection(
+        "parks", "特色产业园区 Specialty industrial parks",
+        "特色产业园区的边界、主导产业（GB/T 4754-2017 代码）、是否专精特新特色园区、服务与面积。"
+        " Specialty industrial parks: boundary, leading industries, SRDI feature, services.",
+        *_public(parks.search_parks, parks.ParkFilter, parks.get_park, "park_id", "园区")),
+    Collection(
         "parcels", "地块 Parcels",
         "可供应的工业用地地块（不含已撤回的地块），含面积（㎡、亩）、土地来源、状态与所属园区。"
         " Industrial land parcels (withdrawn ones excepted): area, land source, status, park.",
-        _search_parcels, _get_parcel),
+        *_public(parcels.search_parcels, parcels.ParcelFilter, parcels.get_parcel,
+                 "parcel_id", "地块")),
 )}
 
 

@@ -29,6 +29,7 @@ from landsvc.db import upgrade_database
 from landsvc.districts.service import DIVISIONS_FILE, load_divisions
 from landsvc.ingest.gdal_env import GDAL_ENV
 from landsvc.parcels.service import create_parcel
+from landsvc.parks.service import create_park
 from tests.builders import BAOAN, DONGGUAN, FUTIAN, HAIZHU, ZHONGSHAN, square
 
 OGRINFO = "/usr/bin/ogrinfo"
@@ -64,10 +65,15 @@ def _seed(url: str) -> dict[str, int]:
                               properties={"code": f"OAPIF-{i:02d}", "name": f"地块{i}",
                                           "status": "withdrawn" if i == 12 else "available",
                                           "land_source": "stock" if i % 2 else "new_quota"})
+            for i, (lon, lat) in enumerate([FUTIAN, BAOAN, HAIZHU]):
+                create_park(session=session, geometry=shapely.geometry.mapping(
+                    square(lon, lat, 900)), properties={
+                    "name": f"园区{i}", "leading_industries": ["C39", "C3971"][:i + 1],
+                    "featured_srdi": i == 0, "services": ["检测认证"]})
             session.commit()
     finally:
         engine.dispose()
-    return {"districts": 124, "parcels": 12}
+    return {"districts": 124, "parks": 3, "parcels": 12}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +161,7 @@ def test_ogrinfo_lists_every_collection_with_its_count(served):
         assert info["Extent"] == "(109.600000, 20.100000) - (117.400000, 25.600000)", name
 
 
-@pytest.mark.parametrize("collection", ["districts", "parcels"])
+@pytest.mark.parametrize("collection", ["districts", "parks", "parcels"])
 def test_ogr2ogr_reads_every_feature_as_the_api_answers(served, collection):
     """GDAL pages with its own page size (10) through every next link."""
     out = gdal(OGR2OGR, "-f", "GeoJSON", "-preserve_fid", "/vsistdout/",
