@@ -100,9 +100,14 @@ def _has_nul(value) -> bool:
     return False
 
 
+def _missing(value) -> bool:
+    """None, or pandas' NaN for a value a column does not have."""
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _as_list(value, separators: re.Pattern) -> list[str]:
     """A list of stripped, non-empty texts from a list (the API) or a text (a file)."""
-    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+    if _missing(value):
         return []
     items = separators.split(value) if isinstance(value, str) else [str(v) for v in value]
     return [s for s in (item.strip() for item in items) if s]
@@ -110,7 +115,7 @@ def _as_list(value, separators: re.Pattern) -> list[str]:
 
 def _yes_no(value):
     """True/False, None when absent, ``_UNKNOWN`` when not a yes or no."""
-    if value is None:
+    if _missing(value):
         return None
     if isinstance(value, bool | np.bool_):
         return bool(value)
