@@ -605,7 +605,7 @@ def _check_holder_share(split: _Split, unit: BuildingUnit, rules: SplitTransferR
     if after * 100 >= minimum_percent * total:
         return
     minimum = (total * minimum_percent / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    share = (after * 100 / total).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    share = (after * 100 / total).quantize(Decimal("0.0001"), ROUND_HALF_UP)
     raise InvalidInput(
         f"转让后原权利人 {split.building.holder_uscc} 仅持有 {after} ㎡，占总建筑面积 {total} ㎡ 的 "
         f"{share} %，低于 {minimum_percent.normalize():f} % 的下限（须至少保留 {minimum} ㎡；"
