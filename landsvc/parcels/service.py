@@ -20,6 +20,7 @@ from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
 from landsvc.geo import WGS84, bbox_clause, feature, shape_from_geojson
 from landsvc.ingest.reader import text_frame
+from landsvc.offerings.models import LIVE_STATUSES, Offering
 from landsvc.parcels.checks import FIELDS, RowChecker
 from landsvc.parcels.models import LandSource, Parcel, ParcelStatus
 
@@ -181,11 +182,32 @@ def update_parcel(*, session: Session, parcel_id: int, geometry: dict | None,
     if geometry is not None and "district" not in properties:
         merged["district"] = None  # moved: let the new location decide
     merged |= properties
+    moved = geometry is not None
     if geometry is None:
         geometry = shapely.geometry.mapping(shapely.from_wkb(bytes(wkb)))
     values = _check_one(session, geometry, merged, repair=repair, except_id=parcel_id)
     access.require_manage(principal, [values["district"]])
+    _refuse_change_under_offering(session, parcel, values, moved=moved)
     session.execute(update(Parcel).where(Parcel.id == parcel_id)
                     .values(**values, updated_at=func.now()))
     session.expire(parcel)
     return get_parcel(session=session, parcel_id=parcel_id, principal=principal)
+
+
+def _refuse_change_under_offering(session: Session, parcel: Parcel, values: dict[str, Any],
+                                  *, moved: bool) -> None:
+    """A parcel under a live offering keeps its place and status: the offering copied its
+    geometry and district, and its lifecycle drives the status (409 otherwise)."""
+    changed = [f for f in ("status", "district") if values[f] != getattr(parcel, f)]
+    if moved:  # the boundary sent back as GET answers it (to 1e-7°) is no move
+        shift = session.scalar(select(func.ST_HausdorffDistance(Parcel.geom, values["geom"]))
+                               .where(Parcel.id == parcel.id))
+        changed += [] if shift <= 2e-7 else ["geometry"]
+    if not changed:
+        return
+    live = session.execute(select(Offering.id, Offering.status).where(
+        Offering.parcel_id == parcel.id, Offering.status.in_(LIVE_STATUSES))).first()
+    if live is not None:
+        raise Conflict(f"{'、'.join(changed)}: 地块 {parcel.id} 有进行中的供地 {live.id}"
+                       f"（{live.status.label}），不能移动或更改状态；请先撤销或完成该供地",
+                       code="parcel_under_offering")
