@@ -280,28 +280,36 @@ def demo_load(
     parcels: Annotated[int, typer.Option(help="生成的地块数")] = 2000,
     seed: Annotated[int, typer.Option(help="随机种子")] = 2023,
 ) -> None:
-    """生成并导入演示地块（位于真实区县内，经正常导入流程）。"""
+    """生成并导入演示数据：地块（位于真实区县内，经正常导入流程），再加园区、各种供地方式与状态的供地、
+    楼栋与房源、分割转让楼栋。"""
     import tempfile
 
     from landsvc.db import session_scope
+    from landsvc.demo import load_supply
     from landsvc.parcels.importing import import_parcels
     from landsvc.parcels.service import count_parcels
     from landsvc.parcels.synthetic import write_parcels
 
     with session_scope() as session:
         existing = count_parcels(session=session)
-    if existing:  # scripts/demo runs again on every start
-        typer.echo(f"{existing} parcels already stored; demo data not loaded again")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "demo_parcels.gpkg"
-        try:
-            write_parcels(path, parcels, seed=seed)
-            with session_scope() as session:
-                report = import_parcels(session=session, path=path)
-        except LandsvcError as exc:
-            raise _fail(exc) from None
-    typer.echo(f"imported {report['imported']} demo parcels")
+    try:
+        if existing:  # scripts/demo runs again on every start
+            typer.echo(f"{existing} parcels already stored; demo parcels not loaded again")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "demo_parcels.gpkg"
+                write_parcels(path, parcels, seed=seed)
+                with session_scope() as session:
+                    report = import_parcels(session=session, path=path)
+            typer.echo(f"imported {report['imported']} demo parcels")
+        with session_scope() as session:
+            counts = load_supply(session=session, seed=seed)
+    except LandsvcError as exc:
+        raise _fail(exc) from None
+    if counts:
+        typer.echo("demo supply: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    else:
+        typer.echo("parks already stored; demo supply not loaded again")
 
 
 @app.command("serve")

@@ -19,8 +19,8 @@ PRD_CITIES = {"440100", "440300", "440400", "440600", "440700", "441300", "44120
               "442000"}
 LAND_USES = (["工业用地", "仓储用地", "新型产业用地（M0）"], [0.75, 0.15, 0.10])
 LAND_SOURCES = (["stock", "new_quota"], [0.7, 0.3])
-STATUSES = (["available", "reserved", "offered", "leased", "transferred"],
-            [0.7, 0.1, 0.1, 0.05, 0.05])
+# No "offered": a parcel is offered while it has a published offering, which a file cannot say.
+STATUSES = (["available", "reserved", "leased", "transferred"], [0.75, 0.1, 0.075, 0.075])
 SERVICING = ["raw_land", "three_links", "five_links", "seven_links"]
 WORK_CRS = "EPSG:4526"
 """CGCS2000 3-degree Gauss-Krüger zone 38 (central meridian 114°E), as cadastral files use."""

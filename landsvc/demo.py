@@ -1,0 +1,270 @@
+"""Demo supply written through the services, as a bureau would: parks in six cities,
+offerings in every supply mode and lifecycle state, buildings and listings of every kind,
+and a high-rise divided for split transfer.
+
+Places are real (each park sits around the demo parcels of a real industrial district);
+figures follow NOTES-domain: factory rents 8–45 元/㎡·月 by city, land prices per 亩 of the
+right order for each city.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+
+import numpy as np
+import shapely
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from landsvc.buildings.service import create_building, define_unit, transfer_unit
+from landsvc.enterprises.tiers import USCC_ALPHABET, uscc_check_character
+from landsvc.listings.service import create_listing, transition_listing
+from landsvc.offerings.models import SupplyMode
+from landsvc.offerings.service import create_offering, transition_offering
+from landsvc.parcels.models import Parcel, ParcelStatus
+from landsvc.parks.service import count_parks, create_park
+
+
+@dataclass(frozen=True)
+class DemoPark:
+    district: str
+    name: str
+    industries: list[str]
+    featured_srdi: bool
+    services: list[str]
+    land_price_wan_per_mu: float
+    rent_yuan_per_m2_month: float
+
+
+PARKS = [
+    DemoPark("440306", "宝安智能制造产业园", ["C39", "C34", "C40"], True,
+             ["共性技术平台", "人才公寓", "检验检测"], 260, 38),
+    DemoPark("440112", "广州科学城", ["C27", "C39", "I65"], True,
+             ["孵化器", "中试基地", "政务服务站"], 180, 32),
+    DemoPark("441900", "松山湖高新技术产业开发区", ["C39", "C35", "M73"], True,
+             ["人才公寓", "产业基金", "知识产权服务"], 120, 22),
+    DemoPark("440606", "顺德高新区（容桂）", ["C38", "C34"], False,
+             ["物流仓储", "职工宿舍"], 90, 20),
+    DemoPark("441302", "惠州仲恺高新区", ["C39", "C38"], True,
+             ["标准厂房", "人才驿站"], 45, 14),
+    DemoPark("442000", "中山火炬开发区", ["C27", "C35"], False,
+             ["保税物流", "职工宿舍"], 60, 16),
+]
+
+STEPS = {
+    "draft": [], "published": ["publish"], "closed": ["publish", "close"],
+    "awarded": ["publish", "close", "award"], "failed": ["publish", "close", "fail"],
+    "cancelled": ["publish", "cancel"],
+}
+"""The actions that bring a new offering to each state."""
+
+PARK_HALF_SIZE_DEG = 0.04
+"""About 8 km across: the size of Songshan Lake or Guangzhou Science City."""
+
+
+def demo_uscc(serial: int, area: str = "440300") -> str:
+    """A well-formed USCC (GB 32100, right check character) for demo enterprises."""
+    body = f"91{area}MA5"
+    for _ in range(17 - len(body)):
+        body += USCC_ALPHABET[serial % 31]
+        serial //= 31
+    return body + uscc_check_character(body)
+
+
+def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
+    """Parks, offerings, buildings and listings around the demo parcels; nothing when parks
+    already exist (the demo runs again on every start)."""
+    if count_parks(session=session):
+        return {}
+    rng = np.random.default_rng(seed)
+    counts = {"parks": 0, "offerings": 0, "buildings": 0, "listings": 0, "units": 0}
+    centres = []
+    for park in PARKS:
+        centre = _busiest_point(session, park.district)
+        if centre is None:
+            continue
+        feature, _ = create_park(session=session, geometry=_park_outline(centre, rng),
+                                 properties={"name": park.name, "district": park.district,
+                                             "leading_industries": park.industries,
+                                             "featured_srdi": park.featured_srdi,
+                                             "services": park.services})
+        centres.append((park, feature["id"], centre))
+        counts["parks"] += 1
+    counts["offerings"] = _offerings(session, centres)
+    for number, (park, _, centre) in enumerate(centres):
+        counts["buildings"] += 2
+        counts["listings"] += _buildings_and_listings(session, park, centre, number, rng)
+    if centres:
+        counts["units"] = _split_building(session, centres[min(2, len(centres) - 1)][2])
+        counts["buildings"] += 1
+    return counts
+
+
+def _busiest_point(session: Session, district: str) -> shapely.Point | None:
+    """The centroid of the district's demo parcels, moved onto the nearest one."""
+    row = session.execute(
+        select(func.ST_X(func.ST_Centroid(func.ST_Collect(func.ST_Centroid(Parcel.geom)))),
+               func.ST_Y(func.ST_Centroid(func.ST_Collect(func.ST_Centroid(Parcel.geom)))))
+        .where(Parcel.district == district)
+    ).one()
+    if row[0] is None:
+        return None
+    middle = func.ST_SetSRID(func.ST_MakePoint(row[0], row[1]), 4326)
+    x, y = session.execute(
+        select(func.ST_X(func.ST_PointOnSurface(Parcel.geom)),
+               func.ST_Y(func.ST_PointOnSurface(Parcel.geom)))
+        .where(Parcel.district == district).order_by(Parcel.geom.op("<->")(middle)).limit(1)
+    ).one()
+    return shapely.Point(x, y)
+
+
+def _park_outline(centre: shapely.Point, rng: np.random.Generator) -> dict:
+    """An irregular decagon about 8 km across around ``centre``."""
+    angles = np.linspace(0, 2 * math.pi, 10, endpoint=False) + rng.uniform(0, 0.3)
+    radii = PARK_HALF_SIZE_DEG * rng.uniform(0.75, 1.0, size=10)
+    ring = [(centre.x + r * math.cos(a), centre.y + r * math.sin(a) * 0.92)
+            for a, r in zip(angles, radii, strict=True)]
+    return shapely.geometry.mapping(shapely.Polygon(ring))
+
+
+def _offerable_parcels(session: Session, park_id: int, district: str, count: int) -> list:
+    """Available parcels of the park first, then of its district."""
+    return session.execute(
+        select(Parcel.id, Parcel.area_m2)
+        .where(Parcel.status == ParcelStatus.available, Parcel.district.startswith(district[:4]))
+        .order_by((Parcel.park_id == park_id).desc(), Parcel.id).limit(count)
+    ).all()
+
+
+def _offerings(session: Session, centres: list) -> int:
+    """Every supply mode in every lifecycle state, spread over the parks' cities."""
+    plan = [(mode, state) for mode in SupplyMode for state in STEPS]
+    created = 0
+    per_park = math.ceil(len(plan) / max(1, len(centres)))
+    for number, (park, park_id, _) in enumerate(centres):
+        chunk = plan[number * per_park:(number + 1) * per_park]
+        for (mode, state), parcel in zip(
+                chunk, _offerable_parcels(session, park_id, park.district, len(chunk)),
+                strict=False):
+            feature, _ = create_offering(session=session, values=_terms(
+                mode, parcel, park.land_price_wan_per_mu) | {"parcel_id": parcel.id})
+            for action in STEPS[state]:
+                transition_offering(
+                    session=session, offering_id=feature["id"], action=action,
+                    awardee_uscc=demo_uscc(created) if action == "award" else None,
+                    awardee_name="广东示范精密制造有限公司" if action == "award" else None)
+            created += 1
+    return created
+
+
+def _terms(mode: SupplyMode, parcel, price_per_mu: float) -> dict:
+    """Terms a bureau would set for ``parcel`` in ``mode``, inside the default limits."""
+    area_mu = float(parcel.area_m2) * 3 / 2000
+    appraised = round(area_mu * price_per_mu, 2)
+    # 2.5 % of the appraised 50-year price a year: above the 2 % floor, as bureaus set it.
+    rent = float((Decimal(appraised) * 10000 * Decimal("0.025")).quantize(Decimal(1), ROUND_CEILING))
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    common = {"supply_mode": mode.value, "srdi_priority": True, "min_tier": "innovative_sme",
+              "joint_bidding_allowed": mode is SupplyMode.transfer,
+              "bidding_opens_at": opens.isoformat(),
+              "bidding_closes_at": (opens + timedelta(days=20)).isoformat()}
+    match mode:
+        case SupplyMode.transfer:
+            return common | {"term_years": 50, "start_price_wan": appraised}
+        case SupplyMode.flexible_term_transfer:
+            return common | {"term_years": 30, "start_price_wan": round(appraised * 30 / 50, 2)}
+        case SupplyMode.lease:
+            return common | {"term_years": 20, "annual_rent_yuan": rent,
+                             "appraised_price_wan": appraised}
+        case SupplyMode.lease_then_transfer:
+            return common | {
+                "lease_years": 5, "transfer_years": 45, "annual_rent_yuan": rent,
+                "appraised_price_wan": appraised, "start_price_wan": round(appraised * 0.9, 2),
+                "conditions": {"investment_intensity_wan_per_mu": 500, "output_per_mu_wan": 800,
+                               "tax_per_mu_wan": 40,
+                               "deadline_date": (date.today() + timedelta(days=5 * 365)).isoformat()},
+            }
+        case SupplyMode.lease_and_transfer:
+            return common | {
+                "lease_share_percent": 40, "lease_years": 10, "transfer_years": 50,
+                "annual_rent_yuan": math.ceil(rent * 0.4), "appraised_price_wan": appraised,
+                "start_price_wan": round(appraised * 0.6, 2),
+            }
+
+
+def _offset(centre: shapely.Point, dx: float, dy: float) -> dict:
+    return {"type": "Point", "coordinates": [round(centre.x + dx, 6), round(centre.y + dy, 6)]}
+
+
+def _buildings_and_listings(session: Session, park: DemoPark, centre: shapely.Point,
+                            number: int, rng: np.random.Generator) -> int:
+    """A multi-storey factory with listings of each kind and state, and a dormitory block."""
+    holder = demo_uscc(100 + number, park.district[:4] + "00")
+    factory, _ = create_building(session=session, geometry=_offset(centre, 0.004, 0.002),
+                                 properties={
+        "name": f"{park.name}{number + 1}号厂房", "building_type": "multi_storey", "floors": 6,
+        "total_floor_area_m2": 24000, "completed": True, "holder_uscc": holder,
+        "holder_name": f"{park.name[:2]}产业园运营有限公司", "holder_industry_code": "C3989",
+        "freight_lift": True})
+    rent = park.rent_yuan_per_m2_month
+    listings = [
+        ({"kind": "factory", "floor": 1, "area_m2": 4000, "clear_height_m": 8,
+          "floor_load_kn_m2": 20, "power_kva": 1250, "rent_yuan_per_m2_month": rent}, ["publish"]),
+        ({"kind": "standard_factory", "floor": 3, "area_m2": 2000, "clear_height_m": 5.4,
+          "floor_load_kn_m2": 8, "power_kva": 400,
+          "rent_yuan_per_m2_month": round(rent * 0.85, 1)}, ["publish"]),
+        ({"kind": "standard_factory", "floor": 4, "area_m2": 2000, "clear_height_m": 5.4,
+          "floor_load_kn_m2": 8, "rent_yuan_per_m2_month": round(rent * 0.85, 1)}, []),
+        ({"kind": "factory", "floor": 2, "area_m2": 4000, "clear_height_m": 6,
+          "floor_load_kn_m2": 12, "rent_yuan_per_m2_month": rent}, ["publish", "let"]),
+        # A second landlord (二房东) asks more, with the owner's authorisation.
+        ({"kind": "factory", "floor": 5, "area_m2": 1500, "clear_height_m": 4.5,
+          "floor_load_kn_m2": 6, "rent_yuan_per_m2_month": round(rent * 1.4, 1),
+          "landlord": "深广实业（转租）", "landlord_kind": "sublessor",
+          "owner_authorisation_ref": f"授权-{2026}-{number + 1:03d}"}, ["publish"]),
+        ({"kind": "factory", "floor": 6, "area_m2": 1500, "rent_yuan_per_m2_month": rent},
+         ["withdraw"]),
+    ]
+    dormitory, _ = create_building(session=session, geometry=_offset(centre, -0.003, -0.002),
+                                   properties={
+        "name": f"{park.name}人才公寓", "building_type": "high_rise", "floors": 18,
+        "total_floor_area_m2": 21600, "completed": True, "holder_name": "保障性租赁住房运营中心",
+        "freight_lift": False})
+    housing_rent = int(rng.integers(9, 16)) * 100
+    listings += [
+        ({"kind": "affordable_housing", "floor": 3, "area_m2": 1200, "units": 30,
+          "rent_yuan_per_unit_month": housing_rent}, ["publish"]),
+        ({"kind": "affordable_housing", "floor": 4, "area_m2": 1200, "units": 30,
+          "rent_yuan_per_unit_month": housing_rent}, ["publish", "let"]),
+    ]
+    for properties, actions in listings:
+        building = dormitory if properties["kind"] == "affordable_housing" else factory
+        listing, _ = create_listing(session=session,
+                                    properties=properties | {"building_id": building["id"]})
+        for action in actions:
+            transition_listing(session=session, listing_id=listing["id"], action=action)
+    return len(listings)
+
+
+def _split_building(session: Session, centre: shapely.Point) -> int:
+    """A completed 12-storey plant of an electronics maker, three units of two floors, two of
+    them transferred to chain partners (the maker keeps two thirds)."""
+    holder = demo_uscc(500, "441900")
+    building, _ = create_building(session=session, geometry=_offset(centre, 0.006, -0.004),
+                                  properties={
+        "name": "松山湖智造大厦（分割转让试点）", "building_type": "high_rise", "floors": 12,
+        "total_floor_area_m2": 36000, "completed": True, "holder_uscc": holder,
+        "holder_name": "东莞示范电子科技有限公司", "holder_industry_code": "C3971",
+        "freight_lift": True})
+    units = [define_unit(session=session, building_id=building["id"],
+                         body={"floors": floors, "area_m2": 6000})
+             for floors in ([7, 8], [9, 10], [11, 12])]
+    for number, unit in enumerate(units[:2]):
+        transfer_unit(session=session, unit_id=unit["id"], body={
+            "buyer_uscc": demo_uscc(600 + number, "441900"),
+            "buyer_name": ["东莞链上精密模具有限公司", "东莞链上检测技术有限公司"][number],
+            "chain_partner": True, "date": date(2025, 3 + number, 18)})
+    return len(units)

@@ -1,0 +1,56 @@
+"""The demo data: every supply mode in every state, every listing kind, a split building —
+written through the services, so it obeys every rule a bureau's own data does."""
+
+from sqlalchemy import func, select, text
+
+from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
+from landsvc.demo import PARKS, STEPS, demo_uscc, load_supply
+from landsvc.enterprises.tiers import uscc_check_character, uscc_well_formed
+from landsvc.listings.models import Listing, ListingKind, ListingStatus
+from landsvc.offerings.models import Offering, OfferingStatus, SupplyMode
+from landsvc.parcels.importing import import_parcels
+from landsvc.parcels.synthetic import write_parcels
+from landsvc.parks.models import Park
+
+
+def test_demo_supply_covers_every_mode_state_and_kind(session, tmp_path):
+    import_parcels(session=session, path=write_parcels(tmp_path / "p.gpkg", 3000, seed=7))
+    counts = load_supply(session=session, seed=7)
+    assert counts["parks"] == len(PARKS) == session.scalar(select(func.count()).select_from(Park))
+
+    pairs = set(session.execute(select(Offering.supply_mode, Offering.status)).all())
+    assert pairs == {(m, OfferingStatus(s)) for m in SupplyMode for s in STEPS}
+    # The parcel follows its offering: offered while published or closed, leased or
+    # transferred once awarded, given back otherwise.
+    wrong = session.execute(text("""
+        SELECT o.id FROM offering o JOIN parcel p ON p.id = o.parcel_id
+        WHERE p.status <> CASE
+            WHEN o.status IN ('published', 'closed') THEN 'offered'
+            WHEN o.status = 'awarded' AND o.supply_mode IN ('lease', 'lease_then_transfer')
+                THEN 'leased'
+            WHEN o.status = 'awarded' THEN 'transferred'
+            ELSE o.parcel_status_before END
+    """)).all()
+    assert wrong == []
+
+    kinds = set(session.execute(select(Listing.kind, Listing.status)).all())
+    assert {k for k, _ in kinds} == set(ListingKind)
+    assert {s for _, s in kinds} == set(ListingStatus)
+    # Every park holds demo parcels and its buildings.
+    empty = session.scalars(text(
+        "SELECT name FROM park k WHERE NOT EXISTS (SELECT 1 FROM parcel p WHERE p.park_id = k.id)"
+        " OR NOT EXISTS (SELECT 1 FROM building b WHERE b.park_id = k.id)")).all()
+    assert empty == []
+
+    split = session.scalar(select(Building).where(Building.name.contains("分割转让")))
+    units = session.scalars(select(BuildingUnit).where(BuildingUnit.building_id == split.id)).all()
+    sold = session.scalar(select(func.sum(BuildingUnit.area_m2)).join(UnitTransfer))
+    assert len(units) == 3 and float(sold) / float(split.total_floor_area_m2) <= 0.6
+
+    assert load_supply(session=session) == {}  # a second start adds nothing
+
+
+def test_demo_usccs_are_well_formed_with_their_check_character():
+    codes = {demo_uscc(n, area) for n in range(300) for area in ("440300", "441900")}
+    assert len(codes) == 600
+    assert all(uscc_well_formed(c) and uscc_check_character(c) == c[-1] for c in codes)
