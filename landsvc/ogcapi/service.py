@@ -17,6 +17,8 @@ from landsvc import lists
 from landsvc.districts import service as districts
 from landsvc.errors import NotFound
 from landsvc.geo import GUANGDONG_BOUNDS
+from landsvc.listings import service as listings
+from landsvc.offerings import service as offerings
 from landsvc.parcels import service as parcels
 from landsvc.parks import service as parks
 
@@ -89,6 +91,21 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         " Industrial land parcels (withdrawn ones excepted): area, land source, status, park.",
         *_public(parcels.search_parcels, parcels.ParcelFilter, parcels.get_parcel,
                  "parcel_id", "地块")),
+    Collection(
+        "offerings", "供地 Land offerings",
+        "已发布、竞价结束与已成交的供地（草稿与撤销的不显示）：供地方式（出让、弹性年期出让、租赁、"
+        "先租后让、租让结合）、年期、起始价、租金、竞买条件与竞价时间；几何为地块边界。"
+        " Published, closed and awarded land offerings in five supply modes; the parcel's shape.",
+        *_public(offerings.search_offerings, offerings.OfferingFilter, offerings.get_offering,
+                 "offering_id", "供地")),
+    Collection(
+        "listings", "厂房与保障性租赁住房房源 Factory and housing listings",
+        "招租中的厂房、标准厂房与保障性租赁住房（草稿、已出租与撤回的不显示）：面积、租金、楼层、"
+        "荷载、层高、电力与出租人；几何为所在楼宇（点或占地轮廓）。"
+        " Factory space and affordable rental housing to let (published listings only);"
+        " the building's point or footprint.",
+        *_public(listings.search_listings, listings.ListingFilter, listings.get_listing,
+                 "listing_id", "房源")),
 )}
 
 

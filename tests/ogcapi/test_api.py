@@ -177,35 +177,129 @@ def test_district_items_match_the_districts_api(client):
     assert item["id"] == "440304" and item["properties"]["name"] == "福田区"
 
 
-API = {"districts": "/api/v1/districts", "parks": "/api/v1/parks", "parcels": "/api/v1/parcels"}
+API = {c: f"/api/v1/{c}" for c in ("districts", "parks", "parcels", "offerings", "listings")}
 """Each collection's /api/v1 list."""
+
+USCC = "91440300MA5FXXXX1X"
+
+
+def seed_supply(session) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """Parks, offerings in every state and listings in every state, through the services.
+
+    Returns the ids anonymous callers may see per collection, and those they may not.
+    """
+    from landsvc.buildings.service import create_building
+    from landsvc.listings.service import create_listing, transition_listing
+    from landsvc.offerings.service import create_offering, transition_offering
+    from landsvc.parcels.service import create_parcel
+    from landsvc.parks.service import create_park
+
+    def shape(geom) -> dict:
+        return shapely.geometry.mapping(geom)
+
+    public: dict[str, set[int]] = {"parks": set(), "offerings": set(), "listings": set()}
+    hidden: dict[str, set[int]] = {"offerings": set(), "listings": set()}
+    for i, (lon, lat) in enumerate([FUTIAN, BAOAN, HAIZHU]):
+        park, _ = create_park(session=session, geometry=shape(square(lon, lat, 900)),
+                              properties={"name": f"园区{i}", "featured_srdi": i == 0,
+                                          "leading_industries": ["C39", "C3971"][:i + 1],
+                                          "services": ["检测认证"]})
+        public["parks"].add(park["id"])
+
+    offered = [  # mode and fields, then the steps it takes
+        ("transfer", {"term_years": 50, "start_price_wan": 800}, []),
+        ("flexible_term_transfer", {"term_years": 20, "start_price_wan": 400}, ["publish"]),
+        ("lease", {"term_years": 10, "annual_rent_yuan": 200_000, "appraised_price_wan": 1000},
+         ["publish", "close"]),
+        ("lease_then_transfer", {"lease_years": 5, "transfer_years": 40,
+                                 "annual_rent_yuan": 200_000, "appraised_price_wan": 1000,
+                                 "start_price_wan": 900, "conditions": {
+                                     "investment_intensity_wan_per_mu": 500,
+                                     "deadline_date": "2031-12-31"}},
+         ["publish", "close", "award"]),
+        ("lease_and_transfer", {"lease_share_percent": 40, "lease_years": 20,
+                                "transfer_years": 50, "annual_rent_yuan": 80_000,
+                                "appraised_price_wan": 1000, "start_price_wan": 600},
+         ["publish", "close", "fail"]),
+        ("transfer", {"term_years": 50, "start_price_wan": 500}, ["cancel"]),
+    ]
+    for i, (mode, fields, steps) in enumerate(offered):
+        parcel, _ = create_parcel(session=session, geometry=shape(
+            square(HAIZHU[0] + 0.004 * i, HAIZHU[1] + 0.01, 120)),
+            properties={"code": f"OGC-OF-{i}"})
+        offering, _ = create_offering(session=session, values={
+            "parcel_id": parcel["id"], "supply_mode": mode, **fields})
+        for action in steps:
+            extra = {"awardee_uscc": USCC, "awardee_name": "深圳甲精密制造有限公司"} \
+                if action == "award" else {}
+            offering, _ = transition_offering(session=session, offering_id=offering["id"],
+                                              action=action, **extra)
+        seen = offering["properties"]["status"] in ("published", "closed", "awarded")
+        (public if seen else hidden)["offerings"].add(offering["id"])
+
+    building, _ = create_building(session=session, geometry={
+        "type": "Point", "coordinates": list(BAOAN)}, properties={
+        "name": "宝安1号厂房", "building_type": "multi_storey", "floors": 6,
+        "total_floor_area_m2": 6000, "completed": True, "holder_uscc": USCC,
+        "holder_name": "深圳甲精密制造有限公司", "holder_industry_code": "C3971",
+        "freight_lift": True})
+    flats, _ = create_building(session=session, geometry=shape(square(*FUTIAN, 40)), properties={
+        "name": "福田人才公寓", "building_type": "high_rise", "floors": 20,
+        "total_floor_area_m2": 20000, "completed": True})
+    factory = {"kind": "factory", "area_m2": 500, "rent_yuan_per_m2_month": 35,
+               "floor_load_kn_m2": 8, "clear_height_m": 6.5, "power_kva": 400}
+    housing = {"kind": "affordable_housing", "area_m2": 1200, "units": 20,
+               "rent_yuan_per_unit_month": 1500}
+    listed = [(building, factory | {"floor": 1}, []), (building, factory | {"floor": 2},
+              ["publish"]), (flats, housing, ["publish"]),
+              (building, factory | {"floor": 3}, ["publish", "let"]),
+              (building, factory | {"floor": 4}, ["withdraw"])]
+    for home, fields, steps in listed:
+        listing, _ = create_listing(session=session,
+                                    properties={"building_id": home["id"], **fields})
+        for action in steps:
+            listing, _ = transition_listing(session=session, listing_id=listing["id"],
+                                            action=action)
+        seen = listing["properties"]["status"] == "published"
+        (public if seen else hidden)["listings"].add(listing["id"])
+    session.flush()
+    return public, hidden
 
 
 @pytest.fixture
-def supply(client, tokens, grid) -> dict[str, set]:
-    """A few public features of each collection; the ids anonymous callers must see."""
-    admin, public = tokens["admin"], {}
-    parks = [client.post("/api/v1/parks", headers=admin, json=feature(
-        square(lon, lat, 600), name=f"园区{i}", leading_industries=["C39"]))
-        for i, (lon, lat) in enumerate([FUTIAN, BAOAN, HAIZHU])]
-    assert all(r.status_code == 201 for r in parks), [r.text for r in parks]
-    public["parks"] = {r.json()["id"] for r in parks}
-    return public
+def supply(session, grid) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    return seed_supply(session)
 
 
 @pytest.mark.parametrize("collection", sorted(API))
 def test_every_collection_is_its_public_api_list(client, supply, collection):
+    public, _ = supply
     ogc = walk(client, f"/ogcapi/collections/{collection}/items?limit=7")
     api = client.get(API[collection], params={"limit": 1000})
     assert api.status_code == 200
     features = [f for page in ogc for f in page["features"]]
     assert features == api.json()["features"] and features
-    if collection in supply:
-        assert {f["id"] for f in features} == supply[collection]
+    if collection in public:
+        assert {f["id"] for f in features} == public[collection]
     for one in features[:3] + features[-2:]:
         item = client.get(f"/ogcapi/collections/{collection}/items/{one['id']}").json()
         item.pop("links")
         assert item == one == client.get(f"{API[collection]}/{one['id']}").json()
+
+
+@pytest.mark.parametrize("collection", ["offerings", "listings"])
+def test_unpublished_supply_is_never_an_item(client, supply, tokens, collection):
+    public, hidden = supply
+    assert len(public[collection]) >= 2 and len(hidden[collection]) >= 2
+    seen = {f["id"] for page in walk(client, f"/ogcapi/collections/{collection}/items?limit=2")
+            for f in page["features"]}
+    assert seen == public[collection] and not seen & hidden[collection]
+    for fid in hidden[collection]:
+        assert client.get(f"{API[collection]}/{fid}", headers=tokens["admin"]).status_code == 200
+        r = client.get(f"/ogcapi/collections/{collection}/items/{fid}", headers=tokens["admin"])
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
+    for fid in public[collection]:
+        assert client.get(f"/ogcapi/collections/{collection}/items/{fid}").status_code == 200
 
 
 # -- paging ---------------------------------------------------------------------------------
