@@ -192,6 +192,18 @@ def test_clearing_lists(client, tokens):
         == ([], [])
 
 
+def test_null_district_and_flag(client, tokens):
+    admin = tokens["admin"]
+    # a park across the Futian/Nanshan border, mostly in Futian, named into Nanshan
+    boundary = square(114.03, 22.54, 3000)
+    pid = create(client, admin, boundary, district="440305", featured_srdi=True).json()["id"]
+    r = client.patch(f"/api/v1/parks/{pid}", json={"district": None, "featured_srdi": None},
+                     headers=admin)
+    assert r.status_code == 200, r.text
+    props = r.json()["properties"]
+    assert (props["district"], props["featured_srdi"]) == ("440304", False)
+
+
 # -- filters ------------------------------------------------------------------------------
 @pytest.fixture
 def seeded(client, tokens):
