@@ -38,6 +38,9 @@ EXACT_COUNT_LIMIT = 100_000
 class Page:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    count: bool = True
+    """False: a full page skips the count (``numberMatched`` then only tells a lower bound,
+    ``exact`` false) — for OGC API pages after the first, which clients page through."""
 
 
 def page_params(
@@ -104,6 +107,8 @@ def fetch_page(session: Session, query: Select, *, where: ColumnElement, page: P
     rows = rows[:page.limit]
     if not has_next and (rows or page.offset == 0):
         return rows, Matched(page.offset + len(rows), True, False)
+    if not page.count:
+        return rows, Matched(page.offset + len(rows), False, has_next)
     return rows, _count(session, count_from, where, has_next)
 
 

@@ -77,7 +77,10 @@ def item_query(request: Request) -> ItemQuery:
         raise BadQuery("limit: 应为不小于 1 的整数，收到 0", code="invalid_parameter")
     offset = params.get("offset")
     offset = 0 if offset is None else _whole_number("offset", offset)
-    return ItemQuery(parse_bbox(bbox), lists.Page(lists.capped_limit(limit), offset))
+    # Only the first page counts the matches: clients take the count from it, then follow
+    # next links, which must stay cheap however many rows match.
+    page = lists.Page(lists.capped_limit(limit), offset, count=offset == 0)
+    return ItemQuery(parse_bbox(bbox), page)
 
 
 _F = {"name": "f", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json"]},
