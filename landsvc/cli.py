@@ -274,6 +274,160 @@ def parks_import(
     _print_json(report)
 
 
+# -- policy -------------------------------------------------------------------------------
+policy_app = typer.Typer(help="按管辖区设置的规则（供地年期、租金下限、分割转让……）",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+def _load_rules() -> None:
+    """Import every domain's ``rules`` module: each registers its defaults on import."""
+    import importlib
+    import pkgutil
+
+    import landsvc
+
+    for module in pkgutil.iter_modules(landsvc.__path__):
+        name = f"landsvc.{module.name}.rules"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def _division(session, code: str, option: str) -> str:
+    """``code`` as the adcode prefix it names, or a usage error (exit 2)."""
+    from landsvc.districts.service import division_exists
+    from landsvc.geo import adcode_prefix
+
+    if not code.isdigit() or len(code) not in (2, 4, 6):
+        raise _fail(Exception(f"{option}: 应为 2、4 或 6 位行政区划代码，收到 {code!r}"), 2)
+    try:
+        known = division_exists(session=session, prefix=adcode_prefix(code))
+    except LandsvcError as exc:
+        raise _fail(exc) from None
+    if not known:
+        raise _fail(Exception(f"{option}: 广东省没有行政区划 {code}"), 2)
+    return adcode_prefix(code)
+
+
+def _shown(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@policy_app.command("list")
+def policy_list(
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（供程序读取）")] = False,
+) -> None:
+    """列出全部可设置的规则、缺省值和各管辖区已设置的值。"""
+    from rich.table import Table
+
+    from landsvc.db import session_scope
+    from landsvc.policies.service import known_settings, list_settings
+
+    _load_rules()
+    with session_scope() as session:
+        stored = list_settings(session=session)
+    rows = [{"name": name, "default": default,
+             "settings": [{k: s[k] for k in ("scope", "value", "note")}
+                          for s in stored if s["name"] == name]}
+            for name, default in sorted(known_settings().items())]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("规则", "缺省", "已设置（管辖区 = 值）")
+    for row in rows:
+        table.add_row(row["name"], _shown(row["default"]), "；".join(
+            f"{s['scope']} = {_shown(s['value'])}" + (f"（{s['note']}）" if s["note"] else "")
+            for s in row["settings"]) or "—")
+    Console(highlight=False, width=200).print(table)
+
+
+@policy_app.command("set")
+def policy_set(
+    scope: Annotated[str, typer.Argument(metavar="SCOPE",
+                                         help="管辖区：44、4401（广州）、440106（天河）")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="规则名，如 offerings.lease_max_years")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="新值，如 15、2.5、true")],
+    note: Annotated[str | None, typer.Option(help="依据或说明，如文件文号")] = None,
+) -> None:
+    """为一个管辖区设置规则值（覆盖缺省值和上级管辖区的设置）。"""
+    from landsvc.db import session_scope
+    from landsvc.policies.service import known_settings, set_setting
+
+    _load_rules()
+    try:
+        with session_scope() as session:
+            scope = _division(session, scope, "SCOPE")
+            stored = set_setting(session, scope, name, value, note=note)
+    except LandsvcError as exc:
+        raise _fail(exc, 2) from None
+    default = known_settings()[name]
+    typer.echo(f"{stored['scope']} {name} = {_shown(stored['value'])}（缺省 {_shown(default)}）")
+
+
+@policy_app.command("unset")
+def policy_unset(
+    scope: Annotated[str, typer.Argument(metavar="SCOPE", help="管辖区")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="规则名")],
+) -> None:
+    """删除一个管辖区的设置：上级管辖区的设置或缺省值重新适用。"""
+    from landsvc.db import session_scope
+    from landsvc.errors import NotFound
+    from landsvc.policies.service import unset_setting
+
+    _load_rules()
+    try:
+        with session_scope() as session:
+            scope = _division(session, scope, "SCOPE")
+            unset_setting(session, scope, name)
+    except NotFound as exc:
+        raise _fail(exc, 1) from None
+    except LandsvcError as exc:
+        raise _fail(exc, 2) from None
+    typer.echo(f"已删除 {scope} 的 {name}")
+
+
+@policy_app.command("show")
+def policy_show(
+    district: Annotated[str, typer.Option(help="行政区划代码：440105、4401 或 44")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（供程序读取）")] = False,
+) -> None:
+    """显示一个行政区现行的全部规则值及其来源（缺省或哪一级的设置）。"""
+    import dataclasses
+
+    from rich.table import Table
+
+    from landsvc.db import session_scope
+    from landsvc.policies.service import effective, known_settings, list_settings
+
+    _load_rules()
+    defaults = known_settings()
+    with session_scope() as session:
+        prefix = _division(session, district, "--district")
+        stored = list_settings(session=session)
+        in_force = {}
+        for namespace in sorted({name.partition(".")[0] for name in defaults}):
+            rules = effective(session, namespace, prefix)
+            in_force |= {f"{namespace}.{k}": v for k, v in dataclasses.asdict(rules).items()}
+    rows = []
+    for name, value in sorted(in_force.items()):
+        # the most specific stored scope covering the district is where the value comes from
+        scopes = [s["scope"] for s in stored if s["name"] == name and prefix.startswith(s["scope"])]
+        rows.append({"name": name, "value": value, "default": defaults[name],
+                     "source": max(scopes, key=len) if scopes else "default"})
+    if as_json:
+        _print_json({"district": prefix, "rules": rows})
+        return
+    table = Table("规则", "现行值", "缺省", "来源")
+    for row in rows:
+        source = "缺省" if row["source"] == "default" else f"{row['source']} 的设置"
+        table.add_row(row["name"], _shown(row["value"]), _shown(row["default"]), source)
+    Console(highlight=False, width=200).print(f"行政区 {prefix} 现行规则")
+    Console(highlight=False, width=200).print(table)
+
+
 # -- demo and serve -----------------------------------------------------------------------
 @demo_app.command("load")
 def demo_load(

@@ -321,8 +321,16 @@ def check_conditions(conditions: Mapping[str, Any], *, required: bool) -> dict[s
     return given
 
 
+BIDDING_YEARS = (1990, 2199)
+"""Bidding times outside these years are typing errors (land has been sold since 1990)."""
+
+
 def check_bidding_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
     """The bidding window, when both ends are given, opens before it closes."""
+    for field, moment in (("bidding_opens_at", opens_at), ("bidding_closes_at", closes_at)):
+        if moment is not None and not BIDDING_YEARS[0] <= moment.year <= BIDDING_YEARS[1]:
+            raise _refuse(field, f"竞价时间须在 {BIDDING_YEARS[0]}–{BIDDING_YEARS[1]} 年之间，"
+                          f"收到 {moment.isoformat()}", "bidding_time_out_of_range")
     if opens_at is not None and closes_at is not None and not opens_at < closes_at:
         raise _refuse("bidding_closes_at", f"竞价截止时间须晚于开始时间：开始 {opens_at.isoformat()}，"
                       f"截止 {closes_at.isoformat()}", "bidding_window")

@@ -258,3 +258,16 @@ def test_bidding_window():
             check_bidding_window(t, closes)
         assert caught.value.code == "bidding_window"
         assert caught.value.detail.startswith("bidding_closes_at: ")
+
+
+def test_bidding_times_are_of_this_era():
+    for year, ok in ((1989, False), (1990, True), (2199, True), (2200, False)):
+        moment = datetime(year, 6, 1, tzinfo=UTC)
+        if ok:
+            check_bidding_window(moment, None)
+            continue
+        with pytest.raises(InvalidInput) as caught:
+            check_bidding_window(None, moment)
+        assert caught.value.code == "bidding_time_out_of_range"
+        assert caught.value.detail.startswith("bidding_closes_at: ") and "1990–2199" in \
+            caught.value.detail
