@@ -7,6 +7,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
@@ -43,6 +44,8 @@ class Listing(Base):
 
     __tablename__ = "listing"
     __table_args__ = (
+        # Every list filters on status (anonymous callers: published only), often on kind.
+        Index("ix_listing_status_kind", "status", "kind"),
         CheckConstraint("landlord_kind <> 'sublessor' OR owner_authorisation_ref IS NOT NULL",
                         name="sublessor_authorised",
                         info={"field": "owner_authorisation_ref",

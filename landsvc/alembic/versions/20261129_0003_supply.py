@@ -198,6 +198,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_listing'))
     )
     op.create_index(op.f('ix_listing_building_id'), 'listing', ['building_id'], unique=False)
+    op.create_index('ix_listing_status_kind', 'listing', ['status', 'kind'], unique=False)
     op.create_geospatial_table('offering',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('parcel_id', sa.BigInteger(), nullable=False),
@@ -271,6 +272,7 @@ def downgrade() -> None:
     op.drop_index('ix_offering_district', table_name='offering', postgresql_ops={'district': 'varchar_pattern_ops'})
     op.drop_geospatial_index('idx_offering_geom', table_name='offering', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('offering')
+    op.drop_index('ix_listing_status_kind', table_name='listing')
     op.drop_index(op.f('ix_listing_building_id'), table_name='listing')
     op.drop_table('listing')
     op.drop_index(op.f('ix_building_unit_building_id'), table_name='building_unit')
