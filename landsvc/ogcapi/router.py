@@ -43,8 +43,8 @@ CONFORMANCE = [
 
 
 # -- query parameters -----------------------------------------------------------------------
-def json_only(request: Request) -> None:
-    """``f`` may only ask for JSON."""
+async def json_only(request: Request) -> None:
+    """``f`` may only ask for JSON. (``async``: no I/O, so no hop to the thread pool.)"""
     f = request.query_params.get("f")
     if f is not None and f != "json":
         raise BadQuery(f"f: 只提供 JSON / GeoJSON（f=json），收到 {f[:20]!r}",
@@ -64,7 +64,7 @@ class ItemQuery:
     page: lists.Page
 
 
-def item_query(request: Request) -> ItemQuery:
+async def item_query(request: Request) -> ItemQuery:
     """``bbox``, ``limit`` (capped at :data:`lists.MAX_LIMIT`) and ``offset``; bad: 400."""
     params = request.query_params
     bbox = params.get("bbox")
