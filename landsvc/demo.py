@@ -169,8 +169,7 @@ def _terms(mode: SupplyMode, parcel, price_per_mu: float) -> dict:
     opens = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
     common = {"supply_mode": mode.value, "srdi_priority": True, "min_tier": "innovative_sme",
               "joint_bidding_allowed": mode is SupplyMode.transfer,
-              "bidding_opens_at": opens.isoformat(),
-              "bidding_closes_at": (opens + timedelta(days=20)).isoformat()}
+              "bidding_opens_at": opens, "bidding_closes_at": opens + timedelta(days=20)}
     match mode:
         case SupplyMode.transfer:
             return common | {"term_years": 50, "start_price_wan": appraised}
@@ -185,7 +184,7 @@ def _terms(mode: SupplyMode, parcel, price_per_mu: float) -> dict:
                 "appraised_price_wan": appraised, "start_price_wan": round(appraised * 0.9, 2),
                 "conditions": {"investment_intensity_wan_per_mu": 500, "output_per_mu_wan": 800,
                                "tax_per_mu_wan": 40,
-                               "deadline_date": (date.today() + timedelta(days=5 * 365)).isoformat()},
+                               "deadline_date": date.today() + timedelta(days=5 * 365)},
             }
         case SupplyMode.lease_and_transfer:
             return common | {

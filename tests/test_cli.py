@@ -109,4 +109,5 @@ def test_demo_load_runs_once(engine, database_url):
         assert stored() == 30
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM parcel"))
+            conn.execute(text("TRUNCATE unit_transfer, building_unit, listing, building, offering,"
+                              " park, parcel"))
