@@ -39,8 +39,10 @@ DEFAULTS = register("split_transfer", SplitTransferRules())
 def anniversary(day: date, years: int) -> date:
     """The same day ``years`` later; 29 February falls back to 28 February.
 
-    The Civil Code (art. 201–203) counts a period of years from the day after ``day``; it ends
-    on the corresponding day of the last year, or on the month's last day if there is none.
+    The Civil Code counts a period of years from the day after ``day`` (art. 201); it ends on
+    the corresponding day of the last year, or on the month's last day if there is none
+    (art. 202). Art. 203 (a last day on a holiday moves on) is for deadlines to act, not for
+    a lock, and is not applied.
     """
     try:
         return day.replace(year=day.year + years)
