@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, select, true
+from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, select, text, true
 from sqlalchemy.orm import Session
 
 from landsvc.errors import InvalidInput
@@ -102,6 +102,10 @@ def fetch_page(session: Session, query: Select, *, where: ColumnElement, page: P
     ``query`` carries its own ``ORDER BY`` (a stable one, ending in a unique key);
     ``count_from`` is the entity counted (the main table, without the joins of ``query``).
     """
+    # A search's best plan depends on its values (one district or the whole province).
+    # psycopg prepares a statement after 5 runs and PostgreSQL then switches to a generic
+    # plan, which for a selective filter scans in id order: 5 ms → 50 ms on 100k offerings.
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     rows = session.execute(query.where(where).limit(page.limit + 1).offset(page.offset)).all()
     has_next = len(rows) > page.limit
     rows = rows[:page.limit]
