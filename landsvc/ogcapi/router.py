@@ -99,6 +99,22 @@ _ITEM_PARAMETERS = [
     _F,
 ]
 
+
+def _filter_parameters() -> list[dict]:
+    """The property filters, each documented with the collections that take it."""
+    taking: dict[str, dict[str, list[str]]] = {}  # name -> description -> collections
+    for collection in service.collections():
+        for name, flt in collection.filters.items():
+            taking.setdefault(name, {}).setdefault(flt.description, []).append(collection.id)
+    return [{"name": name, "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "按要素属性筛选（" + "；".join(
+                 f"{'、'.join(ids)}：{text}" for text, ids in meanings.items())
+             + "）；其他集合忽略此参数"}
+            for name, meanings in taking.items()]
+
+
+_ITEM_PARAMETERS += _filter_parameters()
+
 router = APIRouter(prefix=PREFIX, tags=["OGC API – Features"], dependencies=[Depends(json_only)])
 
 
@@ -205,7 +221,8 @@ def get_collection(request: Request, collection_id: str):
 def list_items(request: Request, session: SessionDep, collection_id: str,
                query: Annotated[ItemQuery, Depends(item_query)]):
     features, matched = service.search_items(session=session, collection_id=collection_id,
-                                             bbox=query.bbox, page=query.page)
+                                             bbox=query.bbox, page=query.page,
+                                             properties=request.query_params)
     members: dict[str, Any] = {}
     if matched.exact:  # OGC: numberMatched, when given, is the exact number
         members["numberMatched"] = matched.count

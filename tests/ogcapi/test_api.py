@@ -302,6 +302,63 @@ def test_unpublished_supply_is_never_an_item(client, supply, tokens, collection)
         assert client.get(f"/ogcapi/collections/{collection}/items/{fid}").status_code == 200
 
 
+# -- property filters -----------------------------------------------------------------------
+@pytest.mark.parametrize("collection, ogc, api, count", [
+    ("districts", {"city_adcode": "4403"}, {"city": "4403"}, 9),       # Shenzhen's 9 districts
+    ("parks", {"featured_srdi": "true"}, {"featured_srdi": "true"}, 1),
+    ("parks", {"district": "440306"}, {"district": "440306"}, 1),
+    ("parcels", {"land_source": "stock", "district": "4401"},
+     {"land_source": "stock", "district": "4401"}, 6),                 # the offerings' parcels
+    ("parcels", {"status": "offered"}, {"status": "offered"}, 2),      # published and closed
+    ("offerings", {"supply_mode": "lease"}, {"supply_mode": "lease"}, 1),
+    ("offerings", {"supply_mode": "先租后让"}, {"supply_mode": "lease_then_transfer"}, 1),
+    ("offerings", {"status": "published", "district": "44"}, {"status": "published"}, 1),
+    ("offerings", {"status": "draft"}, {"status": "draft"}, 0),        # never public
+    ("listings", {"kind": "affordable_housing"}, {"kind": "affordable_housing"}, 1),
+    ("listings", {"district": "440306"}, {"district": "440306"}, 1),
+])
+def test_property_filters_are_the_api_filters(client, supply, collection, ogc, api, count):
+    pages = walk(client, f"/ogcapi/collections/{collection}/items?limit=3&"
+                 + "&".join(f"{k}={v}" for k, v in ogc.items()))
+    features = [f for page in pages for f in page["features"]]
+    assert pages[0]["numberMatched"] == len(features) == count
+    want = client.get(API[collection], params=api | {"limit": 1000}).json()["features"]
+    assert features == want
+    for f in features:
+        for key, value in api.items():
+            if key in f["properties"]:
+                got = str(f["properties"][key]).lower()
+                assert got.startswith(value) if key == "district" else got == value, (key, got)
+
+
+def test_park_filter_takes_the_park_id(client, supply, session):
+    public, _ = supply
+    park = min(public["parks"])  # 园区0 around 福田; the Futian flats stand in it
+    r = client.get(f"/ogcapi/collections/listings/items?park_id={park}&limit=100").json()
+    assert [f["properties"]["park_id"] for f in r["features"]] == [park]
+    r = client.get("/ogcapi/collections/listings/items?park_id=999999999").json()
+    assert r["features"] == [] and r["numberMatched"] == 0
+
+
+@pytest.mark.parametrize("collection, params", [
+    ("parcels", {"status": "sold"}), ("parcels", {"land_source": ""}),
+    ("offerings", {"supply_mode": "rent"}), ("parcels", {"district": "44x"}),
+    ("parks", {"district": "4403001"}), ("parks", {"featured_srdi": "yes"}),
+    ("listings", {"park_id": "abc"}), ("listings", {"kind": "house"}),
+    ("districts", {"city_adcode": "440305"}), ("districts", {"city_adcode": "44"}),
+])
+def test_bad_filter_values_are_400(client, collection, params):
+    r = client.get(f"/ogcapi/collections/{collection}/items", params=params)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "invalid_parameter" and next(iter(params)) in r.json()["detail"]
+
+
+def test_a_filter_of_another_collection_is_ignored(client, grid):
+    base = f"/ogcapi/collections/parcels/items?bbox={grid_box()}&limit=30"
+    assert client.get(base + "&kind=house&supply_mode=x").json()["features"] == \
+        client.get(base).json()["features"]
+
+
 # -- paging ---------------------------------------------------------------------------------
 def test_paging_follows_next_links_to_the_end(client, grid):
     pages = walk(client, f"/ogcapi/collections/parcels/items?bbox={grid_box()}&limit=10")
