@@ -19,7 +19,8 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from landsvc.buildings.service import create_building, define_unit, transfer_unit
+from landsvc.buildings.service import create_building
+from landsvc.buildings.split import define_unit, transfer_unit
 from landsvc.enterprises.tiers import USCC_ALPHABET, uscc_check_character
 from landsvc.listings.service import create_listing, transition_listing
 from landsvc.offerings.models import SupplyMode

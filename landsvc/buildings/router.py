@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from landsvc.auth import LandManager, PrincipalDep
-from landsvc.buildings import service
+from landsvc.buildings import service, split
 from landsvc.buildings.models import BuildingType
 from landsvc.buildings.schemas import (
     BuildingCollection,
@@ -99,7 +99,7 @@ def update_building(
             responses={200: {"model": UnitPage}} | responses(401, 403, 404, 422))
 def list_units(request: Request, session: SessionDep, principal: PrincipalDep,
                building_id: int, page: PageDep):
-    items, matched, summary = service.list_units(session=session, building_id=building_id,
+    items, matched, summary = split.list_units(session=session, building_id=building_id,
                                                  page=page, principal=principal)
     return item_page(request, items, page, matched) | summary
 
@@ -109,14 +109,14 @@ def list_units(request: Request, session: SessionDep, principal: PrincipalDep,
              responses={201: {"model": UnitRead}} | responses(400, 401, 403, 404, 413, 422))
 def define_unit(session: SessionDep, principal: LandManager, building_id: int,
                 body: UnitCreate):
-    return service.define_unit(session=session, building_id=building_id,
+    return split.define_unit(session=session, building_id=building_id,
                                body=body.model_dump(exclude_unset=True), principal=principal)
 
 
 @router.get("/api/v1/units/{unit_id}", summary="分割单元详情",
             responses={200: {"model": UnitRead}} | responses(401, 403, 404, 422))
 def get_unit(session: SessionDep, principal: PrincipalDep, unit_id: int):
-    return service.get_unit(session=session, unit_id=unit_id, principal=principal)
+    return split.get_unit(session=session, unit_id=unit_id, principal=principal)
 
 
 @router.post("/api/v1/units/{unit_id}/transfers", status_code=201,
@@ -124,5 +124,5 @@ def get_unit(session: SessionDep, principal: PrincipalDep, unit_id: int):
              responses={201: {"model": UnitRead}} | responses(400, 401, 403, 404, 413, 422))
 def transfer_unit(session: SessionDep, principal: LandManager, unit_id: int,
                   body: TransferCreate):
-    return service.transfer_unit(session=session, unit_id=unit_id,
+    return split.transfer_unit(session=session, unit_id=unit_id,
                                  body=body.model_dump(exclude_unset=True), principal=principal)

@@ -12,15 +12,10 @@ from sqlalchemy.orm import Session
 from landsvc import access, lists
 from landsvc.access import OPERATOR, Principal
 from landsvc.buildings.models import Building
-from landsvc.buildings.service import (
-    amount_field,
-    choice_field,
-    count_field,
-    text_field,
-)
 from landsvc.districts.models import District
 from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
+from landsvc.fields import amount_field, choice_field, count_field, text_field
 from landsvc.geo import bbox_clause, feature
 from landsvc.lifecycle import Lifecycle, move
 from landsvc.listings.models import LandlordKind, Listing, ListingKind, ListingStatus

@@ -12,8 +12,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from landsvc.fields import INDUSTRY_CODE
 from landsvc.parcels.checks import CheckedBatch, PolygonChecker, rejector
-from landsvc.parks.models import INDUSTRY_CODE_PATTERN
 
 FIELDS = ("name", "district", "leading_industries", "featured_srdi", "services")
 """The writable properties of a park."""
@@ -22,7 +22,6 @@ NAME_MAX = 200
 SERVICE_MAX = 200
 """Characters, as stored (``VARCHAR(200)``)."""
 
-INDUSTRY_CODE = re.compile(INDUSTRY_CODE_PATTERN)
 INDUSTRY_RULE = "须为 GB/T 4754-2017 行业代码：门类字母 A–T 加 2–4 位数字，如 C39、C3971"
 
 INDUSTRY_SEPARATORS = re.compile(r"[,，、;；\s]+")

@@ -18,11 +18,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from landsvc.db import Base
+from landsvc.fields import INDUSTRY_CODE_PATTERN
 from landsvc.geo import WGS84
 from landsvc.parcels.models import AREA_M2_SQL
-
-INDUSTRY_CODE_PATTERN = "^[A-T][0-9]{2,4}$"
-"""GB/T 4754-2017: a section letter A–T then a division (2 digits), group (3) or class (4)."""
 
 
 class Park(Base):
