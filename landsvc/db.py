@@ -67,7 +67,12 @@ def database_url() -> str:
 
 @lru_cache
 def get_engine() -> Engine:
-    return create_engine(database_url(), pool_pre_ping=True)
+    # A search's best plan depends on its values (one district or the whole province).
+    # psycopg prepares a statement after 5 runs, and PostgreSQL may then switch to a generic
+    # plan that, for a selective filter, scans in id order: 5 ms → 50 ms on 100k offerings.
+    # Planning for the values costs a fraction of a millisecond.
+    return create_engine(database_url(), pool_pre_ping=True,
+                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
 @lru_cache

@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from landsvc import lists
 from tests.builders import FUTIAN, feature, square
@@ -94,3 +94,11 @@ def test_adcode_prefix_clause_validates(client, twelve):
         assert r.status_code == 422 and r.json()["detail"].startswith("district: ")
     shown = client.get("/api/v1/parcels", params={"district": "440000", "limit": 1000}).json()
     assert shown["numberMatched"] == 12  # 440000 is the whole province (44)
+
+
+def test_the_app_plans_each_search_for_its_values(database_url):
+    """Generic plans of prepared statements scan a selective filter in id order."""
+    from landsvc.db import get_engine
+
+    with get_engine().connect() as conn:
+        assert conn.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"

@@ -101,7 +101,7 @@ def list_units(request: Request, session: SessionDep, principal: PrincipalDep,
                building_id: int, page: PageDep):
     items, matched, summary = split.list_units(session=session, building_id=building_id,
                                                  page=page, principal=principal)
-    return item_page(request, items, page, matched) | summary
+    return item_page(request, items, page, matched, **summary)
 
 
 @router.post("/api/v1/buildings/{building_id}/units", status_code=201,

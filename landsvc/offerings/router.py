@@ -1,4 +1,3 @@
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -41,14 +40,6 @@ def offering_filter(
 OfferingFilterDep = Annotated[service.OfferingFilter, Depends(offering_filter)]
 
 
-def _json(document: dict) -> Response:
-    """A page as compact UTF-8 JSON. The service answers plain JSON values, so FastAPI's
-    encoding walk over every property of every feature is skipped (most of a 100-feature
-    page's time)."""
-    return Response(json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-                    media_type="application/json")
-
-
 def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
     feature, etag = answer
     response.headers["ETag"] = etag
@@ -61,7 +52,7 @@ def list_offerings(request: Request, session: SessionDep, principal: PrincipalDe
                    flt: OfferingFilterDep, page: PageDep):
     features, matched = service.search_offerings(session=session, flt=flt, page=page,
                                                  principal=principal)
-    return _json(feature_page(request, features, page, matched))
+    return feature_page(request, features, page, matched)
 
 
 @router.post("", status_code=201, summary="新建供地（草稿）",
