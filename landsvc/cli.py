@@ -23,9 +23,13 @@ db_app = typer.Typer(help="数据库：嵌入式集群与迁移", no_args_is_hel
 geodata_app = typer.Typer(help="参考地理数据（行政区划）", no_args_is_help=True)
 token_app = typer.Typer(help="API 令牌", no_args_is_help=True)
 parcels_app = typer.Typer(help="地块", no_args_is_help=True)
+parks_app = typer.Typer(help="特色产业园区", no_args_is_help=True)
+policy_app = typer.Typer(help="按管辖区设置的规则（供地年期、租金下限、分割转让……）",
+                         no_args_is_help=True)
 demo_app = typer.Typer(help="演示数据", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (geodata_app, "geodata"), (token_app, "token"),
-                  (parcels_app, "parcels"), (demo_app, "demo")):
+                  (parcels_app, "parcels"), (parks_app, "parks"), (policy_app, "policy"),
+                  (demo_app, "demo")):
     app.add_typer(sub, name=name)
 
 err = Console(stderr=True)
@@ -210,27 +214,25 @@ def token_revoke(
 
 
 # -- parcels ------------------------------------------------------------------------------
-@parcels_app.command("import")
-def parcels_import(
-    file: Annotated[Path, typer.Argument(help="GeoPackage、zip Shapefile、GeoJSON 或 CSV+WKT")],
-    crs: Annotated[str | None, typer.Option(help="文件坐标系，如 EPSG:4526")] = None,
-    partial: Annotated[bool, typer.Option(help="只导入正确的行，报告其余")] = False,
-    repair: Annotated[bool, typer.Option(help="用 make_valid 修复无效多边形")] = False,
-) -> None:
-    """导入地块文件：逐行校验，默认全有或全无。"""
+FileArg = Annotated[Path, typer.Argument(help="GeoPackage、zip Shapefile、GeoJSON 或 CSV+WKT")]
+CrsOption = Annotated[str | None, typer.Option(help="文件坐标系，如 EPSG:4526")]
+PartialOption = Annotated[bool, typer.Option(help="只导入正确的行，报告其余")]
+RepairOption = Annotated[bool, typer.Option(help="用 make_valid 修复无效多边形")]
+
+
+def _import_file(what: str, importer, file: Path, **options) -> None:
+    """Run one import pipeline with a progress bar on stderr; the report goes to stdout."""
     from landsvc.db import session_scope
-    from landsvc.parcels.importing import import_parcels
 
     if not file.exists():
         raise _fail(Exception(f"文件不存在：{file}"), 2)
-    columns = (TextColumn("导入地块"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(f"导入{what}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("import", total=None)
-            report = None
             with session_scope() as session:
-                report = import_parcels(
-                    session=session, path=file, crs=crs, partial=partial, repair=repair,
+                report = importer(
+                    session=session, path=file, **options,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
     except LandsvcError as exc:
@@ -238,63 +240,29 @@ def parcels_import(
             _print_json(exc.extra["report"])
         raise _fail(exc) from None
     _print_json(report)
+
+
+@parcels_app.command("import")
+def parcels_import(file: FileArg, crs: CrsOption = None, partial: PartialOption = False,
+                   repair: RepairOption = False) -> None:
+    """导入地块文件：逐行校验，默认全有或全无。"""
+    from landsvc.parcels.importing import import_parcels
+
+    _import_file("地块", import_parcels, file, crs=crs, partial=partial, repair=repair)
 
 
 # -- parks --------------------------------------------------------------------------------
-parks_app = typer.Typer(help="特色产业园区", no_args_is_help=True)
-app.add_typer(parks_app, name="parks")
-
 
 @parks_app.command("import")
-def parks_import(
-    file: Annotated[Path, typer.Argument(help="GeoPackage、zip Shapefile、GeoJSON 或 CSV+WKT")],
-    crs: Annotated[str | None, typer.Option(help="文件坐标系，如 EPSG:4526")] = None,
-    partial: Annotated[bool, typer.Option(help="只导入正确的行，报告其余")] = False,
-    repair: Annotated[bool, typer.Option(help="用 make_valid 修复无效多边形")] = False,
-) -> None:
+def parks_import(file: FileArg, crs: CrsOption = None, partial: PartialOption = False,
+                 repair: RepairOption = False) -> None:
     """导入园区文件：逐行校验，默认全有或全无。"""
-    from landsvc.db import session_scope
     from landsvc.parks.importing import import_parks
 
-    if not file.exists():
-        raise _fail(Exception(f"文件不存在：{file}"), 2)
-    columns = (TextColumn("导入园区"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("import", total=None)
-            with session_scope() as session:
-                report = import_parks(
-                    session=session, path=file, crs=crs, partial=partial, repair=repair,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
-    except LandsvcError as exc:
-        if "report" in exc.extra:
-            _print_json(exc.extra["report"])
-        raise _fail(exc) from None
-    _print_json(report)
+    _import_file("园区", import_parks, file, crs=crs, partial=partial, repair=repair)
 
 
 # -- policy -------------------------------------------------------------------------------
-policy_app = typer.Typer(help="按管辖区设置的规则（供地年期、租金下限、分割转让……）",
-                         no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
-
-
-def _load_rules() -> None:
-    """Import every domain's ``rules`` module: each registers its defaults on import."""
-    import importlib
-    import pkgutil
-
-    import landsvc
-
-    for module in pkgutil.iter_modules(landsvc.__path__):
-        name = f"landsvc.{module.name}.rules"
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-
 
 def _division(session, code: str, option: str) -> str:
     """``code`` as the adcode prefix it names, or a usage error (exit 2)."""
@@ -326,7 +294,6 @@ def policy_list(
     from landsvc.db import session_scope
     from landsvc.policies.service import known_settings, list_settings
 
-    _load_rules()
     with session_scope() as session:
         stored = list_settings(session=session)
     rows = [{"name": name, "default": default,
@@ -356,7 +323,6 @@ def policy_set(
     from landsvc.db import session_scope
     from landsvc.policies.service import known_settings, set_setting
 
-    _load_rules()
     try:
         with session_scope() as session:
             scope = _division(session, scope, "SCOPE")
@@ -377,7 +343,6 @@ def policy_unset(
     from landsvc.errors import NotFound
     from landsvc.policies.service import unset_setting
 
-    _load_rules()
     try:
         with session_scope() as session:
             scope = _division(session, scope, "SCOPE")
@@ -402,7 +367,6 @@ def policy_show(
     from landsvc.db import session_scope
     from landsvc.policies.service import effective, known_settings, list_settings
 
-    _load_rules()
     defaults = known_settings()
     with session_scope() as session:
         prefix = _division(session, district, "--district")

@@ -74,7 +74,9 @@ def adcode_prefix_clause(column, value: str | None, field: str = "district") -> 
         return true()
     if not value.isdigit() or len(value) not in (2, 4, 6):
         raise InvalidInput(f"{field}: 应为 2、4 或 6 位行政区划代码（前缀），收到 {value[:20]!r}")
-    return column.startswith(adcode_prefix(value))
+    prefix = adcode_prefix(value)
+    # A whole county code is an equality: its index then also keeps rows in id order.
+    return column == prefix if len(prefix) == 6 else column.startswith(prefix)
 
 
 def equals_clause(column, value: Any) -> ColumnElement:

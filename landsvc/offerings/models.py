@@ -63,7 +63,8 @@ class Offering(Base):
     __table_args__ = (
         Index("uq_offering_live_parcel", "parcel_id", unique=True,
               postgresql_where=text(_in(LIVE_STATUSES))),
-        Index("ix_offering_mode_district", "supply_mode", "district",
+        # Lists filter by mode and county and page by id: the index answers all three.
+        Index("ix_offering_mode_district", "supply_mode", "district", "id",
               postgresql_ops={"district": "varchar_pattern_ops"}),
         Index("ix_offering_district", "district", postgresql_ops={"district": "varchar_pattern_ops"}),
         CheckConstraint("bidding_opens_at < bidding_closes_at", name="bidding_window",

@@ -1,16 +1,13 @@
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, UploadFile
 
 from landsvc.auth import LandManager, PrincipalDep
 from landsvc.db import SessionDep
-from landsvc.errors import UnsupportedMediaType, responses
+from landsvc.errors import responses
 from landsvc.etags import IfMatchDep
 from landsvc.geo import parse_bbox
-from landsvc.ingest.reader import upload_suffix
+from landsvc.ingest.upload import ImportOptionsDep, multipart_only, saved_upload
 from landsvc.lists import PageDep, feature_page
 from landsvc.parcels import importing, service
 from landsvc.parcels.models import LandSource, ParcelStatus
@@ -72,37 +69,20 @@ def create_parcel(response: Response, session: SessionDep, principal: LandManage
     ))
 
 
-def _multipart_only(request: Request) -> None:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise UnsupportedMediaType("请以 multipart/form-data 上传，文件字段名为 file")
-
-
 @router.post("/import", summary="从 GIS 文件批量导入地块",
-             dependencies=[Depends(_multipart_only)],
+             dependencies=[Depends(multipart_only)],
              responses={200: {"model": ImportReport}}
              | responses(400, 401, 403, 409, 413, 415, 422, s422=ImportRejectedBody))
 def import_parcels(
     session: SessionDep,
     principal: LandManager,
     file: Annotated[UploadFile, File(description="GeoPackage / zip Shapefile / GeoJSON / CSV+WKT")],
-    crs: Annotated[str | None, Form()] = None,
-    partial: Annotated[bool | None, Form()] = None,
-    repair: Annotated[bool | None, Form()] = None,
-    crs_q: Annotated[str | None, Query(alias="crs")] = None,
-    partial_q: Annotated[bool, Query(alias="partial")] = False,
-    repair_q: Annotated[bool, Query(alias="repair")] = False,
+    options: ImportOptionsDep,
 ):
-    suffix = upload_suffix(file.filename)  # the client's name never becomes a path
-    with tempfile.TemporaryDirectory(prefix="landsvc-upload-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
-        return importing.import_parcels(
-            session=session, path=path, crs=crs or crs_q,
-            partial=partial if partial is not None else partial_q,
-            repair=repair if repair is not None else repair_q,
-            principal=principal,
-        )
+    with saved_upload(file) as path:
+        return importing.import_parcels(session=session, path=path, crs=options.crs,
+                                        partial=options.partial, repair=options.repair,
+                                        principal=principal)
 
 
 @router.get("/{parcel_id}", summary="地块详情",

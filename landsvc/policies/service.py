@@ -24,6 +24,13 @@ R = TypeVar("R")
 _REGISTRY: dict[str, Any] = {}
 
 
+def _registry() -> dict[str, Any]:
+    """Every namespace registered, once each domain's rules module has been imported."""
+    import landsvc.rules  # noqa: F401  (imports register; a module-level import would cycle)
+
+    return _REGISTRY
+
+
 def register(namespace: str, defaults: R) -> R:
     """Make ``defaults`` (a frozen dataclass instance) configurable under ``namespace``."""
     _REGISTRY[namespace] = defaults
@@ -32,7 +39,7 @@ def register(namespace: str, defaults: R) -> R:
 
 def _defaults_of(name: str) -> tuple[Any, dataclasses.Field]:
     namespace, _, field_name = name.partition(".")
-    defaults = _REGISTRY.get(namespace)
+    defaults = _registry().get(namespace)
     fields = {f.name: f for f in dataclasses.fields(defaults)} if defaults else {}
     if field_name not in fields:
         known = ", ".join(sorted(known_settings()))
@@ -43,7 +50,7 @@ def _defaults_of(name: str) -> tuple[Any, dataclasses.Field]:
 def known_settings() -> dict[str, Any]:
     """Every configurable rule and its default."""
     return {f"{ns}.{f.name}": getattr(d, f.name)
-            for ns, d in _REGISTRY.items() for f in dataclasses.fields(d)}
+            for ns, d in _registry().items() for f in dataclasses.fields(d)}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -66,7 +73,7 @@ def _coerce(name: str, value: Any) -> Any:
 
 def effective(session: Session, namespace: str, district: str) -> Any:
     """The rules of ``namespace`` in force in ``district`` (a 6-digit adcode)."""
-    defaults = _REGISTRY[namespace]
+    defaults = _registry()[namespace]
     rows = session.execute(
         select(PolicySetting.name, PolicySetting.value)
         .where(PolicySetting.name.startswith(f"{namespace}."),

@@ -238,7 +238,7 @@ def upgrade() -> None:
     )
     op.create_geospatial_index('idx_offering_geom', 'offering', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index('ix_offering_district', 'offering', ['district'], unique=False, postgresql_ops={'district': 'varchar_pattern_ops'})
-    op.create_index('ix_offering_mode_district', 'offering', ['supply_mode', 'district'], unique=False, postgresql_ops={'district': 'varchar_pattern_ops'})
+    op.create_index('ix_offering_mode_district', 'offering', ['supply_mode', 'district', 'id'], unique=False, postgresql_ops={'district': 'varchar_pattern_ops'})
     op.create_index(op.f('ix_offering_parcel_id'), 'offering', ['parcel_id'], unique=False)
     op.create_index('uq_offering_live_parcel', 'offering', ['parcel_id'], unique=True, postgresql_where=sa.text("status IN ('draft', 'published', 'closed')"))
     op.create_table('unit_transfer',

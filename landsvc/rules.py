@@ -1,0 +1,7 @@
+"""Every domain's configurable rules, imported once so that the policy registry knows them all
+(as :mod:`landsvc.models` does for tables)."""
+
+from landsvc.buildings.rules import SplitTransferRules
+from landsvc.offerings.rules import OfferingRules
+
+__all__ = ["OfferingRules", "SplitTransferRules"]
