@@ -30,7 +30,7 @@ def parse_if_match(header: str | None) -> list[str] | None:
     return [m[1] for m in _TAG.finditer(header)]
 
 
-def if_match_header(
+async def if_match_header(
     if_match: Annotated[str | None, Header(
         alias="If-Match", description="上次读取时的 ETag；版本已变则 412，什么也不改")] = None,
 ) -> list[str] | None:

@@ -44,7 +44,7 @@ class Page:
     ``exact`` false) — for OGC API pages after the first, which clients page through."""
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"每页条数，1–{MAX_LIMIT}")]
     = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="跳过的条数")] = 0,

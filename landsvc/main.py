@@ -91,7 +91,7 @@ class AccessLog:
             }})
 
 
-def no_nul_parameters(request: Request) -> None:
+async def no_nul_parameters(request: Request) -> None:
     """Query and path parameters may not carry NUL characters (no text column can store one)."""
     for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
         if "\x00" in name or "\x00" in str(value):

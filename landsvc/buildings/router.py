@@ -27,7 +27,7 @@ router = APIRouter(tags=["厂房楼栋与分割转让 buildings"])
 _ETAG = {"ETag": {"description": "楼栋的当前版本；修改时放进 If-Match", "schema": {"type": "string"}}}
 
 
-def building_filter(
+async def building_filter(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     district: Annotated[str | None, Query(description="行政区代码或前缀：440306、4403、44")] = None,
     park: Annotated[int | None, Query(description="特色产业园区 id")] = None,

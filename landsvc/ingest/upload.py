@@ -18,7 +18,7 @@ from landsvc.errors import UnsupportedMediaType
 from landsvc.ingest.reader import upload_suffix
 
 
-def multipart_only(request: Request) -> None:
+async def multipart_only(request: Request) -> None:
     """415 unless the request is a multipart form (a JSON body would fail less clearly)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise UnsupportedMediaType("请以 multipart/form-data 上传，文件字段名为 file")
@@ -31,7 +31,7 @@ class ImportOptions:
     repair: bool
 
 
-def import_options(
+async def import_options(
     crs: Annotated[str | None, Form(description="文件坐标系，如 EPSG:4526；CSV 缺省 EPSG:4326")]
     = None,
     partial: Annotated[bool | None, Form(description="只导入正确的行，报告其余")] = None,

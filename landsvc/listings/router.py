@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/listings", tags=["房源 listings"])
 _ETAG = {"ETag": {"description": "房源的当前版本；修改时放进 If-Match", "schema": {"type": "string"}}}
 
 
-def listing_filter(
+async def listing_filter(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     kind: ListingKind | None = None,
     status_: Annotated[ListingStatus | None, Query(alias="status")] = None,

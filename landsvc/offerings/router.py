@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/offerings", tags=["供地 offerings"])
 _ETAG = {"ETag": {"description": "供地的当前版本；修改时放进 If-Match", "schema": {"type": "string"}}}
 
 
-def offering_filter(
+async def offering_filter(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     supply_mode: SupplyMode | None = None,
     status_: Annotated[OfferingStatus | None, Query(alias="status")] = None,

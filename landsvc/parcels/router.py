@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/parcels", tags=["地块 parcels"])
 _ETAG = {"ETag": {"description": "地块的当前版本；修改时放进 If-Match", "schema": {"type": "string"}}}
 
 
-def parcel_filter(
+async def parcel_filter(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     district: Annotated[str | None, Query(description="行政区代码或前缀：440306、4403、44")] = None,
     status_: Annotated[ParcelStatus | None, Query(alias="status")] = None,

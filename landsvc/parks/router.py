@@ -26,7 +26,7 @@ _ETAG = {"ETag": {"description": "园区的当前版本；修改或删除时放�
                   "schema": {"type": "string"}}}
 
 
-def park_filter(
+async def park_filter(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     district: Annotated[str | None, Query(description="行政区代码或前缀：440306、4403、44")] = None,
     featured_srdi: Annotated[bool | None, Query(description="只看专精特新特色园区（true）或其余（false）")]
