@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -107,7 +108,7 @@ def shape_from_geojson(obj: Any) -> shapely.Geometry:
 def feature(fid: Any, geometry: str | dict | None, properties: dict[str, Any]) -> dict[str, Any]:
     """A GeoJSON Feature; ``geometry`` may be the text ``ST_AsGeoJSON`` returned."""
     if isinstance(geometry, str):
-        geometry = json.loads(geometry)
+        geometry = orjson.loads(geometry)
     return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -137,6 +138,13 @@ def _planner_estimate(session: Session, query: Select) -> int:
 
 
 # -- answers ------------------------------------------------------------------------------
+class FastJSONResponse(JSONResponse):
+    """JSON written by orjson: a page of 100 features in a tenth of a millisecond."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def links(request: Request, page: Page, matched: Matched, media_type: str) -> list[dict]:
     """``self``, and ``prev``/``next`` (absolute URLs) where such pages exist."""
     result = [{"rel": "self", "type": media_type, "href": str(request.url)}]
@@ -151,12 +159,12 @@ def links(request: Request, page: Page, matched: Matched, media_type: str) -> li
 
 
 def feature_page(request: Request, features: list[dict], page: Page,
-                 matched: Matched) -> JSONResponse:
+                 matched: Matched) -> FastJSONResponse:
     """A FeatureCollection page with ``numberMatched``, ``numberReturned`` and ``links``.
 
     Answered as a response, not a dict: services build plain JSON values, and FastAPI's
     encoding walk over every coordinate of every feature would cost more than the query."""
-    return JSONResponse(feature_collection(
+    return FastJSONResponse(feature_collection(
         features,
         numberMatched=matched.count,
         numberMatchedExact=matched.exact,
@@ -166,10 +174,10 @@ def feature_page(request: Request, features: list[dict], page: Page,
 
 
 def item_page(request: Request, items: list[dict], page: Page, matched: Matched,
-              **members: Any) -> JSONResponse:
+              **members: Any) -> FastJSONResponse:
     """A page of entities without geometry: ``{"items": [...], numberMatched, …}`` and any
     further ``members``."""
-    return JSONResponse({
+    return FastJSONResponse({
         "items": items,
         "numberMatched": matched.count,
         "numberMatchedExact": matched.exact,
