@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Response
 
 from landsvc.errors import PreconditionFailed
 
@@ -46,3 +46,10 @@ def check_if_match(if_match: list[str] | None, current: str, what: str) -> None:
         return
     raise PreconditionFailed(f"{what}已被修改（当前 ETag {current}）：请重新读取后再提交",
                              extra={"etag": current})
+
+
+def with_etag(response: Response, answer: tuple[dict, str]) -> dict:
+    """A service's ``(entity, etag)`` answer: the entity, its ETag set as a header."""
+    entity, tag = answer
+    response.headers["ETag"] = tag
+    return entity

@@ -18,7 +18,7 @@ from landsvc.buildings.schemas import (
 )
 from landsvc.db import SessionDep
 from landsvc.errors import responses
-from landsvc.etags import IfMatchDep
+from landsvc.etags import IfMatchDep, with_etag
 from landsvc.geo import parse_bbox
 from landsvc.lists import PageDep, feature_page, item_page
 
@@ -39,12 +39,6 @@ async def building_filter(
 BuildingFilterDep = Annotated[service.BuildingFilter, Depends(building_filter)]
 
 
-def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
-    feature, etag = answer
-    response.headers["ETag"] = etag
-    return feature
-
-
 @router.get("/api/v1/buildings", summary="楼栋列表（GeoJSON FeatureCollection）",
             responses={200: {"model": BuildingCollection}} | responses(400, 401, 422))
 def list_buildings(request: Request, session: SessionDep, principal: PrincipalDep,
@@ -59,7 +53,7 @@ def list_buildings(request: Request, session: SessionDep, principal: PrincipalDe
              | responses(400, 401, 403, 413, 422))
 def create_building(response: Response, session: SessionDep, principal: LandManager,
                     body: BuildingCreate):
-    return _with_etag(response, service.create_building(
+    return with_etag(response, service.create_building(
         session=session, geometry=body.geometry,
         properties=body.properties.model_dump(exclude_unset=True), principal=principal))
 
@@ -69,7 +63,7 @@ def create_building(response: Response, session: SessionDep, principal: LandMana
             | responses(401, 404, 422))
 def get_building(response: Response, session: SessionDep, principal: PrincipalDep,
                  building_id: int):
-    return _with_etag(response, service.get_building(session=session, building_id=building_id,
+    return with_etag(response, service.get_building(session=session, building_id=building_id,
                                                      principal=principal))
 
 
@@ -89,7 +83,7 @@ def update_building(
         geometry, properties = body.geometry, body.properties
     else:
         geometry, properties = None, body
-    return _with_etag(response, service.update_building(
+    return with_etag(response, service.update_building(
         session=session, building_id=building_id, geometry=geometry,
         properties=properties.model_dump(exclude_unset=True), principal=principal,
         if_match=if_match))

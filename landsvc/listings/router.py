@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from landsvc.auth import PrincipalDep
 from landsvc.db import SessionDep
 from landsvc.errors import TransitionErrorBody, responses
-from landsvc.etags import IfMatchDep
+from landsvc.etags import IfMatchDep, with_etag
 from landsvc.geo import parse_bbox
 from landsvc.listings import service
 from landsvc.listings.models import ListingKind, ListingStatus
@@ -45,12 +45,6 @@ async def listing_filter(
 ListingFilterDep = Annotated[service.ListingFilter, Depends(listing_filter)]
 
 
-def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
-    feature, etag = answer
-    response.headers["ETag"] = etag
-    return feature
-
-
 @router.get("", summary="房源列表（GeoJSON FeatureCollection；匿名只见招租中）",
             responses={200: {"model": ListingCollection}} | responses(400, 401, 422))
 def list_listings(request: Request, session: SessionDep, principal: PrincipalDep,
@@ -65,7 +59,7 @@ def list_listings(request: Request, session: SessionDep, principal: PrincipalDep
              | responses(400, 401, 403, 413, 422))
 def create_listing(response: Response, session: SessionDep, principal: PrincipalDep,
                    body: ListingCreate):
-    return _with_etag(response, service.create_listing(
+    return with_etag(response, service.create_listing(
         session=session, properties=body.model_dump(exclude_unset=True), principal=principal))
 
 
@@ -74,7 +68,7 @@ def create_listing(response: Response, session: SessionDep, principal: Principal
             | responses(401, 404, 422))
 def get_listing(response: Response, session: SessionDep, principal: PrincipalDep,
                 listing_id: int):
-    return _with_etag(response, service.get_listing(session=session, listing_id=listing_id,
+    return with_etag(response, service.get_listing(session=session, listing_id=listing_id,
                                                     principal=principal))
 
 
@@ -83,7 +77,7 @@ def get_listing(response: Response, session: SessionDep, principal: PrincipalDep
               | responses(400, 401, 403, 404, 409, 412, 413, 422))
 def update_listing(response: Response, session: SessionDep, principal: PrincipalDep,
                    listing_id: int, body: ListingUpdate, if_match: IfMatchDep):
-    return _with_etag(response, service.update_listing(
+    return with_etag(response, service.update_listing(
         session=session, listing_id=listing_id, properties=body.model_dump(exclude_unset=True),
         principal=principal, if_match=if_match))
 
@@ -93,5 +87,5 @@ def update_listing(response: Response, session: SessionDep, principal: Principal
              | responses(400, 401, 403, 404, 409, 413, 422, s409=TransitionErrorBody))
 def transition_listing(response: Response, session: SessionDep, principal: PrincipalDep,
                        listing_id: int, body: ListingTransition):
-    return _with_etag(response, service.transition_listing(
+    return with_etag(response, service.transition_listing(
         session=session, listing_id=listing_id, action=body.action, principal=principal))

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from landsvc.auth import LandManager, PrincipalDep
 from landsvc.db import SessionDep
 from landsvc.errors import TransitionErrorBody, responses
-from landsvc.etags import IfMatchDep
+from landsvc.etags import IfMatchDep, with_etag
 from landsvc.geo import parse_bbox
 from landsvc.lists import PageDep, feature_page
 from landsvc.offerings import service
@@ -40,12 +40,6 @@ async def offering_filter(
 OfferingFilterDep = Annotated[service.OfferingFilter, Depends(offering_filter)]
 
 
-def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
-    feature, etag = answer
-    response.headers["ETag"] = etag
-    return feature
-
-
 @router.get("", summary="供地列表（GeoJSON FeatureCollection）",
             responses={200: {"model": OfferingCollection}} | responses(400, 401, 422))
 def list_offerings(request: Request, session: SessionDep, principal: PrincipalDep,
@@ -60,7 +54,7 @@ def list_offerings(request: Request, session: SessionDep, principal: PrincipalDe
              | responses(400, 401, 403, 409, 413, 422, s409=TransitionErrorBody))
 def create_offering(response: Response, session: SessionDep, principal: LandManager,
                     body: OfferingCreate):
-    return _with_etag(response, service.create_offering(
+    return with_etag(response, service.create_offering(
         session=session, values=body.model_dump(exclude_unset=True) | {
             "parcel_id": body.parcel_id, "supply_mode": body.supply_mode},
         principal=principal,
@@ -72,7 +66,7 @@ def create_offering(response: Response, session: SessionDep, principal: LandMana
             | responses(401, 404, 422))
 def get_offering(response: Response, session: SessionDep, principal: PrincipalDep,
                  offering_id: int):
-    return _with_etag(response, service.get_offering(session=session, offering_id=offering_id,
+    return with_etag(response, service.get_offering(session=session, offering_id=offering_id,
                                                      principal=principal))
 
 
@@ -81,7 +75,7 @@ def get_offering(response: Response, session: SessionDep, principal: PrincipalDe
               | responses(400, 401, 403, 404, 409, 412, 413, 422, s409=TransitionErrorBody))
 def update_offering(response: Response, session: SessionDep, principal: LandManager,
                     offering_id: int, body: OfferingUpdate, if_match: IfMatchDep):
-    return _with_etag(response, service.update_offering(
+    return with_etag(response, service.update_offering(
         session=session, offering_id=offering_id, changes=body.model_dump(exclude_unset=True),
         principal=principal, if_match=if_match,
     ))
@@ -93,7 +87,7 @@ def update_offering(response: Response, session: SessionDep, principal: LandMana
              | responses(400, 401, 403, 404, 409, 412, 413, 422, s409=TransitionErrorBody))
 def transition_offering(response: Response, session: SessionDep, principal: LandManager,
                         offering_id: int, body: OfferingTransition, if_match: IfMatchDep):
-    return _with_etag(response, service.transition_offering(
+    return with_etag(response, service.transition_offering(
         session=session, offering_id=offering_id, action=body.action,
         awardee_uscc=body.awardee_uscc, awardee_name=body.awardee_name,
         principal=principal, if_match=if_match,

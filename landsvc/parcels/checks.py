@@ -71,6 +71,8 @@ class PolygonChecker:
 
     noun = "地块"
     """What a row is, in the notes (“地块不与任何区县相交…”)."""
+    fields: tuple[str, ...] = ()
+    """The attribute columns a row carries (``district`` among them)."""
 
     def __init__(self, districts: DistrictIndex, source_crs: CRS, *, repair: bool = False):
         self.districts = districts
@@ -78,6 +80,24 @@ class PolygonChecker:
         wgs84 = CRS.from_epsg(WGS84)
         self.transformer = (None if source_crs.equals(wgs84, ignore_axis_order=True)
                             else Transformer.from_crs(source_crs, wgs84, always_xy=True))
+
+    def check(self, first: int, geoms: np.ndarray, attrs: pd.DataFrame) -> CheckedBatch:
+        """Check one batch whose first row has file index ``first``."""
+        n = len(geoms)
+        rejected: dict[int, list[str]] = {}
+        notes: dict[int, str] = {}
+        reject = rejector(first, rejected)
+        rows = pd.DataFrame({f: attrs[f].to_numpy() if f in attrs else np.full(n, None, object)
+                             for f in self.fields})
+        geoms = self._check_geometry(geoms, first, reject, notes)
+        self._check_attributes(rows, reject)
+        rows["district"] = self.locate(first, geoms, rows.district, reject, notes)
+        rows["geom"] = geoms
+        return self.finish(first, rows, rejected, notes)
+
+    def _check_attributes(self, rows: pd.DataFrame, reject) -> None:
+        """The domain's own checks of ``rows``' attributes (in place), rejecting bad rows."""
+        raise NotImplementedError
 
     def locate(self, first: int, geoms: np.ndarray, given: pd.Series, reject,
                notes: dict[int, str]) -> np.ndarray:
@@ -184,24 +204,12 @@ class RowChecker(PolygonChecker):
         ``code -> reason`` for codes that are duplicated in the file or already stored.
     """
 
+    fields = FIELDS
+
     def __init__(self, districts: DistrictIndex, source_crs: CRS, *, repair: bool = False,
                  bad_codes: dict[str, str] | None = None):
         super().__init__(districts, source_crs, repair=repair)
         self.bad_codes = bad_codes or {}
-
-    def check(self, first: int, geoms: np.ndarray, attrs: pd.DataFrame) -> CheckedBatch:
-        """Check one batch whose first row has file index ``first``."""
-        n = len(geoms)
-        rejected: dict[int, list[str]] = {}
-        notes: dict[int, str] = {}
-        reject = rejector(first, rejected)
-        rows = pd.DataFrame({f: attrs[f].to_numpy() if f in attrs else np.full(n, None, object)
-                             for f in FIELDS})
-        geoms = self._check_geometry(geoms, first, reject, notes)
-        self._check_attributes(rows, reject)
-        rows["district"] = self.locate(first, geoms, rows.district, reject, notes)
-        rows["geom"] = geoms
-        return self.finish(first, rows, rejected, notes)
 
     # -- attributes --------------------------------------------------------------------
     def _check_attributes(self, rows: pd.DataFrame, reject) -> None:

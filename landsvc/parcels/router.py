@@ -5,7 +5,7 @@ from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, Up
 from landsvc.auth import LandManager, PrincipalDep
 from landsvc.db import SessionDep
 from landsvc.errors import responses
-from landsvc.etags import IfMatchDep
+from landsvc.etags import IfMatchDep, with_etag
 from landsvc.geo import parse_bbox
 from landsvc.ingest.upload import ImportOptionsDep, multipart_only, saved_upload
 from landsvc.lists import PageDep, feature_page
@@ -42,12 +42,6 @@ async def parcel_filter(
 ParcelFilterDep = Annotated[service.ParcelFilter, Depends(parcel_filter)]
 
 
-def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
-    feature, etag = answer
-    response.headers["ETag"] = etag
-    return feature
-
-
 @router.get("", summary="地块列表（GeoJSON FeatureCollection）",
             responses={200: {"model": ParcelCollection}} | responses(400, 401, 422))
 def list_parcels(request: Request, session: SessionDep, principal: PrincipalDep,
@@ -62,7 +56,7 @@ def list_parcels(request: Request, session: SessionDep, principal: PrincipalDep,
              | responses(400, 401, 403, 409, 413, 422))
 def create_parcel(response: Response, session: SessionDep, principal: LandManager,
                   body: ParcelCreate, repair: bool = False):
-    return _with_etag(response, service.create_parcel(
+    return with_etag(response, service.create_parcel(
         session=session, geometry=body.geometry,
         properties=body.properties.model_dump(exclude_unset=True),
         principal=principal, repair=repair,
@@ -89,7 +83,7 @@ def import_parcels(
             responses={200: {"model": ParcelFeature, "headers": _ETAG}} | responses(401, 404, 422))
 def get_parcel(response: Response, session: SessionDep, principal: PrincipalDep,
                parcel_id: int):
-    return _with_etag(response, service.get_parcel(session=session, parcel_id=parcel_id,
+    return with_etag(response, service.get_parcel(session=session, parcel_id=parcel_id,
                                                    principal=principal))
 
 
@@ -109,7 +103,7 @@ def update_parcel(
         geometry, properties = body.geometry, body.properties
     else:
         geometry, properties = None, body
-    return _with_etag(response, service.update_parcel(
+    return with_etag(response, service.update_parcel(
         session=session, parcel_id=parcel_id, geometry=geometry,
         properties=properties.model_dump(exclude_unset=True),
         principal=principal, repair=repair, if_match=if_match,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from landsvc.fields import INDUSTRY_CODE
-from landsvc.parcels.checks import CheckedBatch, PolygonChecker, rejector
+from landsvc.parcels.checks import PolygonChecker
 
 FIELDS = ("name", "district", "leading_industries", "featured_srdi", "services")
 """The writable properties of a park."""
@@ -39,20 +39,7 @@ class ParkChecker(PolygonChecker):
     """Checks batches of park rows: geometry, CRS, location, name, industries, flags."""
 
     noun = "园区"
-
-    def check(self, first: int, geoms: np.ndarray, attrs: pd.DataFrame) -> CheckedBatch:
-        """Check one batch whose first row has file index ``first``."""
-        n = len(geoms)
-        rejected: dict[int, list[str]] = {}
-        notes: dict[int, str] = {}
-        reject = rejector(first, rejected)
-        rows = pd.DataFrame({f: attrs[f].to_numpy() if f in attrs else np.full(n, None, object)
-                             for f in FIELDS})
-        geoms = self._check_geometry(geoms, first, reject, notes)
-        self._check_attributes(rows, reject)
-        rows["district"] = self.locate(first, geoms, rows.district, reject, notes)
-        rows["geom"] = geoms
-        return self.finish(first, rows, rejected, notes)
+    fields = FIELDS
 
     def _check_attributes(self, rows: pd.DataFrame, reject) -> None:
         name = rows.name.map(lambda v: v.strip() if isinstance(v, str) else v)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, Up
 from landsvc.auth import LandManager, PrincipalDep
 from landsvc.db import SessionDep
 from landsvc.errors import responses
-from landsvc.etags import IfMatchDep
+from landsvc.etags import IfMatchDep, with_etag
 from landsvc.geo import parse_bbox
 from landsvc.ingest.upload import ImportOptionsDep, multipart_only, saved_upload
 from landsvc.lists import PageDep, feature_page
@@ -42,12 +42,6 @@ async def park_filter(
 ParkFilterDep = Annotated[service.ParkFilter, Depends(park_filter)]
 
 
-def _with_etag(response: Response, answer: tuple[dict, str]) -> dict:
-    feature, etag = answer
-    response.headers["ETag"] = etag
-    return feature
-
-
 @router.get("", summary="特色产业园区列表（GeoJSON FeatureCollection）",
             responses={200: {"model": ParkCollection}} | responses(400, 401, 422))
 def list_parks(request: Request, session: SessionDep, principal: PrincipalDep,
@@ -62,7 +56,7 @@ def list_parks(request: Request, session: SessionDep, principal: PrincipalDep,
              | responses(400, 401, 403, 409, 413, 422))
 def create_park(response: Response, session: SessionDep, principal: LandManager,
                 body: ParkCreate, repair: bool = False):
-    return _with_etag(response, service.create_park(
+    return with_etag(response, service.create_park(
         session=session, geometry=body.geometry,
         properties=body.properties.model_dump(exclude_unset=True),
         principal=principal, repair=repair,
@@ -88,7 +82,7 @@ def import_parks(
 @router.get("/{park_id}", summary="特色产业园区详情",
             responses={200: {"model": ParkFeature, "headers": _ETAG}} | responses(401, 404, 422))
 def get_park(response: Response, session: SessionDep, principal: PrincipalDep, park_id: int):
-    return _with_etag(response, service.get_park(session=session, park_id=park_id,
+    return with_etag(response, service.get_park(session=session, park_id=park_id,
                                                  principal=principal))
 
 
@@ -108,7 +102,7 @@ def update_park(
         geometry, properties = body.geometry, body.properties
     else:
         geometry, properties = None, body
-    return _with_etag(response, service.update_park(
+    return with_etag(response, service.update_park(
         session=session, park_id=park_id, geometry=geometry,
         properties=properties.model_dump(exclude_unset=True),
         principal=principal, repair=repair, if_match=if_match,
