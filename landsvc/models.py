@@ -2,6 +2,7 @@
 
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.districts.models import City, District, DistrictPart
+from landsvc.enterprises.models import Consortium, ConsortiumMember, Enterprise
 from landsvc.listings.models import Listing
 from landsvc.offerings.models import Offering
 from landsvc.parcels.models import Parcel
@@ -9,5 +10,6 @@ from landsvc.parks.models import Park
 from landsvc.policies.models import PolicySetting
 from landsvc.tokens.models import ApiToken
 
-__all__ = ["ApiToken", "Building", "BuildingUnit", "City", "District", "DistrictPart",
+__all__ = ["ApiToken", "Building", "BuildingUnit", "City", "Consortium", "ConsortiumMember",
+           "District", "DistrictPart", "Enterprise",
            "Listing", "Offering", "Parcel", "Park", "PolicySetting", "UnitTransfer"]
