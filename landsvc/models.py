@@ -1,6 +1,7 @@
 """Every ORM model, imported once so that Base.metadata knows all tables."""
 
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
+from landsvc.demands.models import Demand
 from landsvc.districts.models import City, District, DistrictPart
 from landsvc.enterprises.models import Consortium, ConsortiumMember, Enterprise
 from landsvc.listings.models import Listing
@@ -11,5 +12,5 @@ from landsvc.policies.models import PolicySetting
 from landsvc.tokens.models import ApiToken
 
 __all__ = ["ApiToken", "Building", "BuildingUnit", "City", "Consortium", "ConsortiumMember",
-           "District", "DistrictPart", "Enterprise",
+           "Demand", "District", "DistrictPart", "Enterprise",
            "Listing", "Offering", "Parcel", "Park", "PolicySetting", "UnitTransfer"]
