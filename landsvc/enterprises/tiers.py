@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from landsvc.db import LabelledEnum
 
@@ -36,3 +37,21 @@ def uscc_check_character(code: str) -> str:
     weights = [pow(3, i, 31) for i in range(17)]
     total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(code[:17], weights, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def uscc_check_passes(code: str) -> bool:
+    """Whether a well-formed ``code`` ends in the check character of its first 17."""
+    return uscc_check_character(code) == code[17]
+
+
+def effective_tier(tier: Tier | str | None, valid_from: date | None, valid_to: date | None,
+                   on: date) -> Tier:
+    """The tier in force on day ``on``: ``tier`` inside [valid_from, valid_to] (an open end
+    counts as valid), else ``none`` — a lapsed tier is none from the day after valid_to."""
+    if tier is None:
+        return Tier.none
+    if valid_from is not None and on < valid_from:
+        return Tier.none
+    if valid_to is not None and on > valid_to:
+        return Tier.none
+    return Tier(tier)
