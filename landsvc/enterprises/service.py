@@ -475,7 +475,7 @@ def create_consortium(*, session: Session, name: str, lead_uscc: str,
         raise InvalidInput(f"lead_uscc: 牵头企业 {lead} 须是成员之一", code="lead_not_member")
     registered = dict(session.execute(
         select(Enterprise.uscc, Enterprise.district).where(Enterprise.uscc.in_(list(shares)))
-    ).tuples().all())
+    ).all())
     unknown = [u for u in shares if u not in registered]
     if unknown:
         raise InvalidInput(f"members: 企业 {', '.join(unknown)} 尚未登记（请先登记企业）",
