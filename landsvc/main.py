@@ -18,6 +18,7 @@ from landsvc import __version__, errors, logs
 from landsvc.buildings.router import router as buildings_router
 from landsvc.config import Settings, get_settings
 from landsvc.db import SessionDep
+from landsvc.demands.router import router as demands_router
 from landsvc.districts.router import router as districts_router
 from landsvc.enterprises.router import router as enterprises_router
 from landsvc.listings.router import router as listings_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(buildings_router)
     app.include_router(listings_router)
     app.include_router(enterprises_router)
+    app.include_router(demands_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")

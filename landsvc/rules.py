@@ -2,6 +2,7 @@
 (as :mod:`landsvc.models` does for tables)."""
 
 from landsvc.buildings.rules import SplitTransferRules
+from landsvc.matching.scoring import MatchingWeights
 from landsvc.offerings.rules import OfferingRules
 
-__all__ = ["OfferingRules", "SplitTransferRules"]
+__all__ = ["MatchingWeights", "OfferingRules", "SplitTransferRules"]

@@ -7,7 +7,8 @@ from landsvc.db import SessionDep
 from landsvc.errors import TransitionErrorBody, responses
 from landsvc.etags import IfMatchDep, with_etag
 from landsvc.geo import parse_bbox
-from landsvc.lists import PageDep, feature_page
+from landsvc.lists import FastJSONResponse, PageDep, feature_page
+from landsvc.matching.service import candidates_for_offering
 from landsvc.offerings import service
 from landsvc.offerings.models import OfferingStatus, SupplyMode
 from landsvc.offerings.schemas import (
@@ -92,3 +93,12 @@ def transition_offering(response: Response, session: SessionDep, principal: Land
         awardee_uscc=body.awardee_uscc, awardee_name=body.awardee_name,
         principal=principal, if_match=if_match,
     ))
+
+
+@router.get("/{offering_id}/candidates",
+            summary="可满足的待匹配用地需求（梯度高者在前，再按得分；专精特新优先的供地只列专精特新）",
+            responses=responses(401, 403, 404, 422))
+def offering_candidates(session: SessionDep, principal: PrincipalDep, offering_id: int,
+                        limit: Annotated[int, Query(ge=1, le=100)] = 20):
+    return FastJSONResponse(candidates_for_offering(session=session, offering_id=offering_id,
+                                                    limit=limit, principal=principal))
