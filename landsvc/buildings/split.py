@@ -23,6 +23,7 @@ from landsvc.access import OPERATOR, Principal
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.buildings.rules import MANUFACTURING_SECTION, SplitTransferRules, lock_end
 from landsvc.buildings.service import lock_building
+from landsvc.enterprises.service import registered_name
 from landsvc.errors import InvalidInput, NotFound
 from landsvc.fields import amount_field, flag_field, shown, text_field, today, uscc_field
 from landsvc.policies.service import effective
@@ -233,6 +234,9 @@ def transfer_unit(*, session: Session, unit_id: int, body: Mapping,
         raise InvalidInput("chain_partner: 受让人须为转让人的产业链合作企业（chain_partner: true）",
                            code="not_chain_partner")
     buyer = uscc_field(body, "buyer_uscc", "受让人统一社会信用代码", required=True)
+    # a registered buyer's name comes from its record
+    body = {**body, "buyer_name": registered_name(session, buyer, body.get("buyer_name"),
+                                                  "buyer_name")}
     buyer_name = text_field(body, "buyer_name", "受让人名称", 200, required=True)
     on = body.get("date") or today()
     if on > today():

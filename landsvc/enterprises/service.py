@@ -9,6 +9,7 @@ counts only inside its validity (:func:`effective_tier`, 有进有出); other do
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -54,8 +55,8 @@ from landsvc.tokens.models import Role
 __all__ = [
     "ConsortiumFilter", "EnterpriseFilter", "consortium_tier", "consortium_tiers",
     "create_consortium", "create_enterprise", "effective_tier", "effective_tier_sql",
-    "enterprise_tier", "get_consortium", "get_enterprise", "search_consortia",
-    "search_enterprises", "tier_rank_sql", "update_enterprise",
+    "enterprise_tier", "get_consortium", "get_enterprise", "registered_name",
+    "search_consortia", "search_enterprises", "tier_rank_sql", "update_enterprise",
 ]
 
 BUREAU_FIELDS = ("tier", "tier_valid_from", "tier_valid_to", "evaluation_year",
@@ -359,6 +360,25 @@ def update_enterprise(*, session: Session, uscc: str, properties: dict[str, Any]
                     .values(**values, updated_at=func.now()))
     session.expire(current)
     return get_enterprise(session=session, uscc=current.uscc, principal=principal)
+
+
+def registered_name(session: Session, uscc: str | None, name: Any, field: str) -> Any:
+    """The name to store for party ``uscc`` (an awardee, a buyer): a registered enterprise's
+    own name — a given name must match it (NFKC, so （） and () agree) — else ``name`` as
+    given, the free-text path kept for parties that are not registered."""
+    stored = None if not uscc else session.scalar(
+        select(Enterprise.name).where(Enterprise.uscc == uscc.strip().upper()))
+    if stored is None or not (name is None or isinstance(name, str)):
+        return name
+    if name and name.strip() and _comparable(name) != _comparable(stored):
+        raise InvalidInput(f"{field}: 名称 {name.strip()[:60]!r} 与已登记企业 {uscc.strip().upper()} "
+                           f"的名称 {stored!r} 不符（可省略名称，按登记名称填写）",
+                           code="name_mismatch")
+    return stored
+
+
+def _comparable(name: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
 
 
 # -- consortia ----------------------------------------------------------------------------

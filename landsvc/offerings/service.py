@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from landsvc import access, lists
 from landsvc.access import OPERATOR, Principal
 from landsvc.districts.models import District
+from landsvc.enterprises.service import registered_name
 from landsvc.enterprises.tiers import Tier, uscc_well_formed
 from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
@@ -353,6 +354,8 @@ def transition_offering(*, session: Session, offering_id: int, action: str,
     offering, current = _locked(session, offering_id, principal, lock_parcel=True)
     check_if_match(if_match, current, f"供地 {offering_id} ")
     target = LIFECYCLE.target(offering.status, action)
+    if action == "award":  # a registered awardee's name comes from its record
+        awardee_name = registered_name(session, awardee_uscc, awardee_name, "awardee_name")
     awardee = _awardee(action, awardee_uscc, awardee_name)
     if action == "publish":
         stored = {f: getattr(offering, f) for f in (*rules.MODE_FIELDS, *_COMMON_DEFAULTS)}
