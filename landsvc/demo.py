@@ -1,4 +1,5 @@
-"""Demo supply written through the services, as a bureau would: parks in six cities,
+"""Demo data written through the services, as a bureau and enterprises would: parks in six
+cities, enterprises of every tier with their land and premises demands (one joint), then
 offerings in every supply mode and lifecycle state, buildings and listings of every kind,
 and a high-rise divided for split transfer.
 
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from landsvc.buildings.service import create_building
 from landsvc.buildings.split import define_unit, transfer_unit
+from landsvc.demands.service import create_demand
+from landsvc.enterprises.service import create_consortium, create_enterprise
 from landsvc.enterprises.tiers import USCC_ALPHABET, uscc_check_character
 from landsvc.listings.service import create_listing, transition_listing
 from landsvc.offerings.models import SupplyMode
@@ -81,7 +84,8 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
     if count_parks(session=session):
         return {}
     rng = np.random.default_rng(seed)
-    counts = {"parks": 0, "offerings": 0, "buildings": 0, "listings": 0, "units": 0}
+    counts = {"parks": 0, "enterprises": 0, "demands": 0, "offerings": 0, "buildings": 0,
+              "listings": 0, "units": 0}
     centres = []
     for park in PARKS:
         centre = _busiest_point(session, park.district)
@@ -94,6 +98,8 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
                                              "services": park.services})
         centres.append((park, feature["id"], centre))
         counts["parks"] += 1
+    # Demands before supply: publishing an offering or listing then finds its matches.
+    counts["enterprises"], counts["demands"] = _enterprises_and_demands(session, centres)
     counts["offerings"] = _offerings(session, centres)
     for number, (park, _, centre) in enumerate(centres):
         counts["buildings"] += 2
@@ -268,3 +274,55 @@ def _split_building(session: Session, centre: shapely.Point) -> int:
             "buyer_name": ["东莞链上精密模具有限公司", "东莞链上检测技术有限公司"][number],
             "chain_partner": True, "date": date(2025, 3 + number, 18)})
     return len(units)
+
+
+ENTERPRISES = [  # per park: (name suffix, tier, industry, what they need)
+    ("精密智造", "little_giant", "C3989", ["land"]),
+    ("新材料科技", "srdi_sme", "C2661", ["land", "premises"]),
+    ("电子信息", "innovative_sme", "C3971", ["premises"]),
+    ("机械配件", "none", "C3484", ["premises"]),
+]
+"""Four enterprises a park, one of each tier, with the kind of space each looks for."""
+
+
+def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]:
+    """Enterprises of every tier around each park (one tier lapsed, 有进有出), a demand each
+    within 20 km of the park, and one consortium bidding jointly for land."""
+    today = date.today()
+    enterprises = demands = 0
+    first_pair: list[str] = []
+    for number, (park, _, centre) in enumerate(centres):
+        for k, (suffix, tier, industry, kinds) in enumerate(ENTERPRISES):
+            uscc = demo_uscc(1000 + number * 10 + k, park.district[:4] + "00")
+            lapsed = number == 0 and tier == "srdi_sme"
+            create_enterprise(session=session, properties={
+                "uscc": uscc, "name": f"{park.name[:2]}{suffix}有限公司", "district": park.district,
+                "industry_code": industry, "tier": tier,
+                "tier_valid_from": today - timedelta(days=3 * 365),
+                "tier_valid_to": (today - timedelta(days=30) if lapsed
+                                  else today + timedelta(days=2 * 365)),
+                "evaluation_year": today.year - 1, "evaluation_grade": "ABCD"[k]})
+            enterprises += 1
+            if number == 0 and k < 2:
+                first_pair.append(uscc)
+            create_demand(session=session, values={
+                "enterprise_uscc": uscc, "kinds": kinds,
+                "area_min_m2": 2000 if kinds == ["premises"] else 20000,
+                "area_max_m2": 8000 if kinds == ["premises"] else 150000,
+                "near": {"lon": centre.x, "lat": centre.y, "radius_km": 20},
+                "max_rent_yuan_per_m2_month": park.rent_yuan_per_m2_month * 1.2,
+                "industry_code": industry, "term_years": 20,
+                "needed_by_date": today + timedelta(days=365)})
+            demands += 1
+    if len(first_pair) == 2:
+        consortium = create_consortium(
+            session=session, name="宝安智造联合体", lead_uscc=first_pair[0],
+            members=[{"uscc": first_pair[0], "share_percent": 60},
+                     {"uscc": first_pair[1], "share_percent": 40}])
+        park, _, centre = centres[0]
+        create_demand(session=session, values={
+            "consortium_id": consortium["id"], "kinds": ["land"], "area_min_m2": 20000,
+            "area_max_m2": 200000, "districts": [park.district[:4]],
+            "supply_modes": ["transfer", "flexible_term_transfer"]})
+        demands += 1
+    return enterprises, demands

@@ -3,10 +3,12 @@ written through the services, so it obeys every rule a bureau's own data does.""
 
 from sqlalchemy import func, select, text
 
+from landsvc.access import OPERATOR
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demo import PARKS, STEPS, demo_uscc, load_supply
 from landsvc.enterprises.tiers import uscc_check_character, uscc_well_formed
 from landsvc.listings.models import Listing, ListingKind, ListingStatus
+from landsvc.matching.service import match_demand
 from landsvc.offerings.models import Offering, OfferingStatus, SupplyMode
 from landsvc.parcels.importing import import_parcels
 from landsvc.parcels.synthetic import write_parcels
@@ -46,6 +48,18 @@ def test_demo_supply_covers_every_mode_state_and_kind(session, tmp_path):
     units = session.scalars(select(BuildingUnit).where(BuildingUnit.building_id == split.id)).all()
     sold = session.scalar(select(func.sum(BuildingUnit.area_m2)).join(UnitTransfer))
     assert len(units) == 3 and float(sold) / float(split.total_floor_area_m2) <= 0.6
+
+    # The demand side: every tier (one lapsed: 有进有出), a demand each, one joint demand,
+    # and matching at work on them.
+    tiers = session.execute(text("SELECT tier, count(*) FROM enterprise GROUP BY tier")).all()
+    assert {t for t, _ in tiers} == {"none", "innovative_sme", "srdi_sme", "little_giant"}
+    lapsed = session.scalar(text("SELECT count(*) FROM enterprise WHERE tier_valid_to < now()"))
+    assert lapsed == 1
+    assert counts["demands"] == counts["enterprises"] + 1
+    assert session.scalar(text("SELECT count(*) FROM demand WHERE consortium_id IS NOT NULL")) == 1
+    matched = [match_demand(session=session, demand_id=i, principal=OPERATOR)
+               for i in session.scalars(text("SELECT id FROM demand ORDER BY id"))]
+    assert sum(1 for m in matched if m["items"]) >= len(PARKS)
 
     assert load_supply(session=session) == {}  # a second start adds nothing
 
