@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from landsvc import __version__, errors, logs
+from landsvc.allocations.router import router as allocations_router
 from landsvc.buildings.router import router as buildings_router
 from landsvc.config import Settings, get_settings
 from landsvc.db import SessionDep
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(listings_router)
     app.include_router(enterprises_router)
     app.include_router(demands_router)
+    app.include_router(allocations_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")

@@ -1,5 +1,6 @@
 """Every ORM model, imported once so that Base.metadata knows all tables."""
 
+from landsvc.allocations.models import Allocation
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demands.models import Demand
 from landsvc.districts.models import City, District, DistrictPart
@@ -11,6 +12,7 @@ from landsvc.parks.models import Park
 from landsvc.policies.models import PolicySetting
 from landsvc.tokens.models import ApiToken
 
-__all__ = ["ApiToken", "Building", "BuildingUnit", "City", "Consortium", "ConsortiumMember",
+__all__ = ["Allocation", "ApiToken", "Building", "BuildingUnit", "City", "Consortium",
+           "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
            "Listing", "Offering", "Parcel", "Park", "PolicySetting", "UnitTransfer"]
