@@ -20,6 +20,8 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from landsvc.access import OPERATOR
+from landsvc.allocations.service import create_allocation
 from landsvc.buildings.service import create_building
 from landsvc.buildings.split import define_unit, transfer_unit
 from landsvc.demands.service import create_demand
@@ -85,7 +87,7 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
         return {}
     rng = np.random.default_rng(seed)
     counts = {"parks": 0, "enterprises": 0, "demands": 0, "offerings": 0, "buildings": 0,
-              "listings": 0, "units": 0}
+              "listings": 0, "units": 0, "allocation_drafts": 0}
     centres = []
     for park in PARKS:
         centre = _busiest_point(session, park.district)
@@ -107,6 +109,10 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
     if centres:
         counts["units"] = _split_building(session, centres[min(2, len(centres) - 1)][2])
         counts["buildings"] += 1
+        # A draft for the province for a bureau to read and confirm: who gets which land, why.
+        create_allocation(session=session, jurisdiction="44", offering_ids=None,
+                          demand_ids=None, principal=OPERATOR)
+        counts["allocation_drafts"] = 1
     return counts
 
 

@@ -61,6 +61,9 @@ def test_demo_supply_covers_every_mode_state_and_kind(session, tmp_path):
                for i in session.scalars(text("SELECT id FROM demand ORDER BY id"))]
     assert sum(1 for m in matched if m["items"]) >= len(PARKS)
 
+    draft = session.execute(text("SELECT status, assignments FROM allocation")).one()
+    assert draft.status == "draft"
+
     assert load_supply(session=session) == {}  # a second start adds nothing
 
 
