@@ -430,6 +430,25 @@ def demo_load(
         typer.echo("parks already stored; demo supply not loaded again")
 
 
+notifications_app = typer.Typer(help="精准推送：webhook 投递", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
+
+
+@notifications_app.command("deliver")
+def notifications_deliver(
+    once: Annotated[bool, typer.Option("--once", help="投递当前到期的通知后退出")] = False,
+) -> None:
+    """投递 webhook 发件箱（到期的逐条 POST，失败按指数退避重试）。"""
+    from landsvc.notifications.delivery import deliver_due, run_forever
+
+    if not once:
+        run_forever()
+        return
+    report = deliver_due()
+    typer.echo(f"delivered {report.delivered}, failed {report.failed} (will retry), "
+               f"given up {report.given_up}")
+
+
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """启动 HTTP 服务。"""

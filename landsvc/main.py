@@ -23,6 +23,7 @@ from landsvc.demands.router import router as demands_router
 from landsvc.districts.router import router as districts_router
 from landsvc.enterprises.router import router as enterprises_router
 from landsvc.listings.router import router as listings_router
+from landsvc.notifications.router import router as notifications_router
 from landsvc.offerings.router import router as offerings_router
 from landsvc.ogcapi.router import ReadOnlyCors
 from landsvc.ogcapi.router import router as ogcapi_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(enterprises_router)
     app.include_router(demands_router)
     app.include_router(allocations_router)
+    app.include_router(notifications_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")

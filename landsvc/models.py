@@ -6,6 +6,7 @@ from landsvc.demands.models import Demand
 from landsvc.districts.models import City, District, DistrictPart
 from landsvc.enterprises.models import Consortium, ConsortiumMember, Enterprise
 from landsvc.listings.models import Listing
+from landsvc.notifications.models import Notification, WebhookDelivery
 from landsvc.offerings.models import Offering
 from landsvc.parcels.models import Parcel
 from landsvc.parks.models import Park
@@ -15,4 +16,5 @@ from landsvc.tokens.models import ApiToken
 __all__ = ["Allocation", "ApiToken", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
-           "Listing", "Offering", "Parcel", "Park", "PolicySetting", "UnitTransfer"]
+           "Listing", "Notification", "Offering", "Parcel", "Park", "PolicySetting",
+           "UnitTransfer", "WebhookDelivery"]

@@ -109,5 +109,6 @@ def test_demo_load_runs_once(engine, database_url):
         assert stored() == 30
     finally:
         with engine.begin() as conn:
+            # CASCADE: what the demo puts on top (demands, allocations, notifications...)
             conn.execute(text("TRUNCATE unit_transfer, building_unit, listing, building, offering,"
-                              " park, parcel"))
+                              " park, parcel, enterprise, consortium CASCADE"))

@@ -19,6 +19,7 @@ from landsvc.fields import amount_field, choice_field, count_field, text_field
 from landsvc.geo import bbox_clause, feature
 from landsvc.lifecycle import Lifecycle, move
 from landsvc.listings.models import LandlordKind, Listing, ListingKind, ListingStatus
+from landsvc.notifications import service as notifications
 from landsvc.tokens.models import Role
 
 LISTING_LIFECYCLE = Lifecycle("房源", {
@@ -308,6 +309,8 @@ def transition_listing(*, session: Session, listing_id: int, action: str,
     if target is ListingStatus.published:
         changes["published_at"] = func.now()
     session.execute(update(Listing).where(Listing.id == listing_id).values(**changes))
+    if target is ListingStatus.published:  # 精准推送, in this transaction
+        notifications.notify_published(session, listing_id=listing_id)
     session.expire(listing)
     return get_listing(session=session, listing_id=listing_id, principal=principal)
 

@@ -269,6 +269,44 @@ def _features(session: Session, kind: str, ids: list[int], principal) -> dict[in
 
 
 # -- the offering's side ------------------------------------------------------------------
+def _offering_demand_clauses(offering: Offering, park_id: int | None, geom,
+                             on) -> list[ColumnElement]:
+    """Hard requirements an open demand must meet to take ``offering`` (SQL on Demand outer
+    joined to its owner Enterprise); a consortium's tier is checked apart (derived in Python).
+    """
+    offering_id = offering.id
+    tier_sql = enterprises.effective_tier_sql(on)
+    allowed = [t.value for t in Tier if t.rank >= offering.min_tier.rank]
+    code = func.unnest(Demand.districts).table_valued("code").render_derived()
+    district = literal(offering.district)
+    max_deg = demands.MAX_RADIUS_KM * 1000 / (_M_PER_DEG * 0.9)
+    clauses = [
+        Demand.status == DemandStatus.open,
+        Demand.kinds.contains(["land"]),
+        or_(Demand.offering_id.is_(None), Demand.offering_id == offering_id),
+        or_(func.cardinality(Demand.districts) == 0,
+            exists(select(literal(1)).select_from(code)
+                   .where(district.startswith(code.c.code)))),
+        or_(func.cardinality(Demand.parks) == 0,
+            Demand.parks.any(park_id) if park_id is not None else false()),
+        or_(Demand.near_point.is_(None),
+            and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
+                 func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
+                                 Demand.near_radius_m))),
+        or_(Demand.within_geom.is_(None), func.ST_Intersects(Demand.within_geom, geom)),
+        or_(Demand.area_min_m2.is_(None), Demand.area_min_m2 <= offering.area_m2),
+        or_(Demand.area_max_m2.is_(None), Demand.area_max_m2 >= offering.area_m2),
+        or_(func.cardinality(Demand.supply_modes) == 0,
+            Demand.supply_modes.any(offering.supply_mode.value)),
+        _at_least(Demand.max_price_wan, offering.start_price_wan),
+        _at_least(Demand.max_annual_rent_yuan, offering.annual_rent_yuan),
+        # Enterprises' tiers in SQL; consortia's (derived from members) after, in Python.
+        or_(Demand.consortium_id.is_not(None), tier_sql.in_(allowed)),
+        true() if offering.joint_bidding_allowed else Demand.consortium_id.is_(None),
+    ]
+    return clauses
+
+
 def candidates_for_offering(*, session: Session, offering_id: int, limit: int = DEFAULT_LIMIT,
                             principal: Principal | None) -> dict:
     """Open demands the offering satisfies: higher owner tier first, then score; with
@@ -285,35 +323,7 @@ def candidates_for_offering(*, session: Session, offering_id: int, limit: int = 
     access.require_manage(principal, [offering.district])
     geom = select(Offering.geom).where(Offering.id == offering_id).scalar_subquery()
     on = today()
-    tier_sql = enterprises.effective_tier_sql(on)
-    allowed = [t.value for t in Tier if t.rank >= offering.min_tier.rank]
-    code = func.unnest(Demand.districts).table_valued("code").render_derived()
-    district = literal(offering.district)
-    max_deg = demands.MAX_RADIUS_KM * 1000 / (_M_PER_DEG * 0.9)
-    clauses = [
-        Demand.status == DemandStatus.open,
-        Demand.kinds.contains(["land"]),
-        or_(Demand.offering_id.is_(None), Demand.offering_id == offering_id),
-        or_(func.cardinality(Demand.districts) == 0,
-            exists(select(literal(1)).select_from(code)
-                   .where(district.startswith(code.c.code)))),
-        or_(func.cardinality(Demand.parks) == 0,
-            Demand.parks.any(o.park_id) if o.park_id is not None else false()),
-        or_(Demand.near_point.is_(None),
-            and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
-                 func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
-                                 Demand.near_radius_m))),
-        or_(Demand.within_geom.is_(None), func.ST_Intersects(Demand.within_geom, geom)),
-        or_(Demand.area_min_m2.is_(None), Demand.area_min_m2 <= offering.area_m2),
-        or_(Demand.area_max_m2.is_(None), Demand.area_max_m2 >= offering.area_m2),
-        or_(func.cardinality(Demand.supply_modes) == 0,
-            Demand.supply_modes.any(offering.supply_mode.value)),
-        _at_least(Demand.max_price_wan, offering.start_price_wan),
-        _at_least(Demand.max_annual_rent_yuan, offering.annual_rent_yuan),
-        # Enterprises' tiers in SQL; consortia's (derived from members) after, in Python.
-        or_(Demand.consortium_id.is_not(None), tier_sql.in_(allowed)),
-        true() if offering.joint_bidding_allowed else Demand.consortium_id.is_(None),
-    ]
+    clauses = _offering_demand_clauses(offering, o.park_id, geom, on)
     distance = (func.ST_Distance(cast(Demand.near_point, Geography), cast(geom, Geography))
                 / 1000).label("distance_km")
     rows = session.execute(
@@ -370,3 +380,68 @@ class _Row:
     leading_industries: Any
     services: Any
     distance_km: Any
+
+
+# -- who hears of a publication (notifications) -------------------------------------------
+def demands_taking_offering(session: Session, offering_id: int):
+    """SELECT of the ids of the open demands ``offering_id`` satisfies (the hard requirements
+    of :func:`candidates_for_offering`, consortia's derived tiers included), to insert from."""
+    o = session.execute(select(Offering, Parcel.park_id)
+                        .join(Parcel, Parcel.id == Offering.parcel_id)
+                        .where(Offering.id == offering_id)).one()
+    offering = o.Offering
+    geom = select(Offering.geom).where(Offering.id == offering_id).scalar_subquery()
+    on = today()
+    query = (select(Demand.id).outerjoin(Enterprise, Enterprise.uscc == Demand.enterprise_uscc)
+             .where(*_offering_demand_clauses(offering, o.park_id, geom, on)))
+    if offering.min_tier is not Tier.none:
+        consortia = session.scalars(query.with_only_columns(Demand.consortium_id).distinct()
+                                    .where(Demand.consortium_id.is_not(None))).all()
+        tiers = enterprises.consortium_tiers(session, consortia, on) if consortia else {}
+        eligible = [c for c, t in tiers.items() if t.rank >= offering.min_tier.rank]
+        query = query.where(or_(Demand.consortium_id.is_(None),
+                                Demand.consortium_id.in_(eligible)))
+    return query
+
+
+def demands_taking_listing(session: Session, listing_id: int):
+    """SELECT of the ids of the open demands for premises that listing ``listing_id``
+    satisfies: the hard requirements of a demand's listing matches, seen from the listing."""
+    r = session.execute(select(Listing, Building.district, Building.park_id)
+                        .join(Building, Building.id == Listing.building_id)
+                        .where(Listing.id == listing_id)).one()
+    listing = r.Listing
+    if listing.kind not in listings.FACTORY_KINDS:
+        return select(Demand.id).where(false())
+    geom = select(Building.geom).where(Building.id == listing.building_id).scalar_subquery()
+    code = func.unnest(Demand.districts).table_valued("code").render_derived()
+    max_deg = demands.MAX_RADIUS_KM * 1000 / (_M_PER_DEG * 0.9)
+
+    def within(bound, fact) -> ColumnElement:  # fact <= bound; an unknown fact fails a bound
+        return or_(bound.is_(None), bound >= fact) if fact is not None else bound.is_(None)
+
+    def at_least(need, fact) -> ColumnElement:  # fact >= need; an unknown fact fails a need
+        return or_(need.is_(None), need <= fact) if fact is not None else need.is_(None)
+
+    clauses = [
+        Demand.status == DemandStatus.open,
+        Demand.kinds.contains(["premises"]),
+        Demand.offering_id.is_(None),
+        or_(func.cardinality(Demand.districts) == 0,
+            exists(select(literal(1)).select_from(code)
+                   .where(literal(r.district).startswith(code.c.code)))),
+        or_(func.cardinality(Demand.parks) == 0,
+            Demand.parks.any(r.park_id) if r.park_id is not None else false()),
+        or_(Demand.near_point.is_(None),
+            and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
+                 func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
+                                 Demand.near_radius_m))),
+        or_(Demand.within_geom.is_(None), func.ST_Intersects(Demand.within_geom, geom)),
+        or_(Demand.area_min_m2.is_(None), Demand.area_min_m2 <= listing.area_m2),
+        or_(Demand.area_max_m2.is_(None), Demand.area_max_m2 >= listing.area_m2),
+        within(Demand.max_rent_yuan_per_m2_month, listing.rent_yuan_per_m2_month),
+        at_least(Demand.power_kva, listing.power_kva),
+        at_least(Demand.floor_load_kn_m2, listing.floor_load_kn_m2),
+        at_least(Demand.clear_height_m, listing.clear_height_m),
+    ]
+    return select(Demand.id).where(*clauses)

@@ -27,6 +27,7 @@ from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
 from landsvc.geo import bbox_clause, feature
 from landsvc.lifecycle import Lifecycle, move
+from landsvc.notifications import service as notifications
 from landsvc.offerings import rules
 from landsvc.offerings.models import (
     LIVE_STATUSES,
@@ -367,6 +368,8 @@ def transition_offering(*, session: Session, offering_id: int, action: str,
     if parcel_status is not None:
         session.execute(update(Parcel).where(Parcel.id == offering.parcel_id)
                         .values(status=parcel_status, updated_at=func.now()))
+    if action == "publish":  # 精准推送: every open demand it satisfies, in this transaction
+        notifications.notify_published(session, offering_id=offering_id)
     return get_offering(session=session, offering_id=offering_id, principal=principal)
 
 
