@@ -180,3 +180,22 @@ def test_each_enterprise_reads_and_marks_its_own_only(client, tokens, offer, ses
     assert client.get(N, headers=tokens["shenzhen"]).status_code == 403
     assert client.get(N).status_code == 401
     assert client.post(f"{N}/{nid}/read", json={"read": "maybe"}, headers=me).status_code == 422
+
+
+def test_a_consortium_is_told_only_when_its_derived_tier_reaches_the_minimum(
+        client, tokens, offer, session):
+    enterprise(session, ME, "innovative_sme")
+    enterprise(session, OTHER, "little_giant")
+    c = Consortium(name="联合体", lead_uscc=ME)
+    session.add(c)
+    session.flush()
+    session.add_all([ConsortiumMember(consortium_id=c.id, uscc=ME, share_percent=Decimal(60)),
+                     ConsortiumMember(consortium_id=c.id, uscc=OTHER,
+                                      share_percent=Decimal(40))])
+    session.flush()
+    did = demand(client, tokens["enterprise"], consortium_id=c.id).json()["id"]
+    # the lead holding the majority is innovative_sme: so is the consortium
+    assert told(session, offering_id=offer(joint_bidding_allowed=True,
+                                           min_tier="srdi_sme")) == []
+    oid = offer(where=east(1), joint_bidding_allowed=True, min_tier="innovative_sme")
+    assert told(session, offering_id=oid) == [(ME, did), (OTHER, did)]
