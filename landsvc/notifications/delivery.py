@@ -6,7 +6,8 @@ once. A failure counts an attempt and waits ``backoff_base_s · 2^(attempts-1)``
 ``backoff_cap_s``) before the next; after ``max_attempts`` the row is given up
 (``next_attempt_at`` NULL). The URL is the enterprise's own input: before every POST it must
 be http(s) and every address its host resolves to must be public, unless
-``LANDSVC_WEBHOOK_ALLOW_PRIVATE`` is set (development and tests). Redirects are not followed.
+``LANDSVC_WEBHOOK_ALLOW_PRIVATE`` is set (development and tests); the POST then goes to the
+address checked, not to a second lookup. Redirects are not followed.
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ def _resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
-def check_url(url: str | None, *, allow_private: bool, resolve: Resolver = _resolve) -> None:
-    """Raise :class:`RefusedURL` unless ``url`` is http(s) and its host's every address is
-    public (or ``allow_private``); multicast and unspecified addresses are always refused."""
+def check_url(url: str | None, *, allow_private: bool,
+              resolve: Resolver | None = None) -> list[str]:
+    """The addresses of ``url``'s host, once each is checked; :class:`RefusedURL` unless the
+    URL is http(s) and every address is public (or ``allow_private``); multicast and
+    unspecified addresses are always refused."""
     if not url:
         raise RefusedURL("企业未设置 webhook_url")
     try:
@@ -80,7 +83,7 @@ def check_url(url: str | None, *, allow_private: bool, resolve: Resolver = _reso
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RefusedURL("webhook_url 只能是 http:// 或 https:// 地址")
     try:
-        addresses = _literal(parts.hostname) or resolve(parts.hostname, port)
+        addresses = _literal(parts.hostname) or (resolve or _resolve)(parts.hostname, port)
     except OSError as exc:
         raise RefusedURL(f"无法解析主机 {parts.hostname}：{exc}") from None
     for text in addresses:
@@ -90,6 +93,22 @@ def check_url(url: str | None, *, allow_private: bool, resolve: Resolver = _reso
         if ip.is_multicast or ip.is_unspecified or not (ip.is_global or allow_private):
             raise RefusedURL(f"webhook_url 指向非公网地址 {ip}，已拒绝"
                              "（LANDSVC_WEBHOOK_ALLOW_PRIVATE 未开启）")
+    if not addresses:
+        raise RefusedURL(f"主机 {parts.hostname} 没有地址")
+    return addresses
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``url`` aimed at the checked ``address`` (no second DNS lookup between the check and
+    the connection), with the Host header and the TLS server name of the original host."""
+    parts = urlsplit(url)
+    ip = ipaddress.ip_address(address.split("%")[0])
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    userinfo, _, original = parts.netloc.rpartition("@")  # credentials stay in the URL only
+    netloc = f"{userinfo}@{netloc}" if userinfo else netloc
+    return (parts._replace(netloc=netloc).geturl(), {"Host": original},
+            {"sni_hostname": parts.hostname})
 
 
 def _literal(host: str) -> list[str]:
@@ -127,8 +146,9 @@ def _due(skip: set[int]):
 def _send(client: httpx.Client, url: str | None, delivery: WebhookDelivery, n: Notification,
           settings: WebhookSettings) -> tuple[bool, int | None, str | None]:
     try:
-        check_url(url, allow_private=settings.allow_private)
-        r = client.post(url, json=payload(n), headers={
+        addresses = check_url(url, allow_private=settings.allow_private)
+        target, host, extensions = pinned(url, addresses[0])
+        r = client.post(target, json=payload(n), extensions=extensions, headers=host | {
             "User-Agent": f"landsvc/{__version__} webhook",
             "X-Landsvc-Delivery": str(delivery.id),
             "X-Landsvc-Attempt": str(delivery.attempts + 1)})

@@ -49,6 +49,7 @@ class Hook:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(delay_s)
                 hook.received.append({"delivery": int(self.headers["X-Landsvc-Delivery"]),
+                                      "host": self.headers["Host"],
                                       "attempt": int(self.headers["X-Landsvc-Attempt"]),
                                       "body": body})
                 status = hook.statuses.pop(0) if hook.statuses else 200
@@ -223,3 +224,45 @@ def test_backoff_doubles_up_to_the_cap():
     s = WebhookSettings(backoff_base_s=30, backoff_cap_s=3600)
     assert [backoff(n, s).total_seconds() for n in (1, 2, 3, 7, 8, 20)] == [
         30, 60, 120, 1920, 3600, 3600]
+
+
+def test_the_post_goes_to_the_address_checked_with_the_original_host(
+        published, hook, monkeypatch):
+    from landsvc.notifications import delivery
+
+    [did] = published(1)
+    port = hook.server.server_address[1]
+    with session_scope() as s:
+        s.get(Enterprise, USCC).webhook_url = f"http://hooks.landsvc.test:{port}/hook"
+    looked_up = []
+    monkeypatch.setattr(delivery, "_resolve",
+                        lambda host, p: looked_up.append((host, p)) or ["127.0.0.1"])
+    assert deliver_due(settings=LOCAL).delivered == 1  # the name exists in no real DNS
+    assert looked_up == [("hooks.landsvc.test", port)]
+    assert hook.received[0]["host"] == f"hooks.landsvc.test:{port}"
+    assert stored(did).delivered_at is not None
+
+
+def test_pinned_keeps_credentials_port_and_ipv6_brackets():
+    from landsvc.notifications.delivery import pinned
+
+    assert pinned("https://u:p@hooks.example.com:8443/a?b=1", "93.184.216.34") == (
+        "https://u:p@93.184.216.34:8443/a?b=1", {"Host": "hooks.example.com:8443"},
+        {"sni_hostname": "hooks.example.com"})
+    assert pinned("http://hooks.example.com/a", "2606:2800:220:1::1")[0] == (
+        "http://[2606:2800:220:1::1]/a")
+
+
+def test_cli_deliver_once(published, hook, database_url):
+    import os
+    import subprocess
+    import sys
+
+    [did] = published(1)
+    env = os.environ | {"LANDSVC_DATABASE_URL": database_url,
+                        "LANDSVC_WEBHOOK_ALLOW_PRIVATE": "true"}
+    r = subprocess.run([sys.executable, "-m", "landsvc.cli", "notifications", "deliver",
+                        "--once"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "delivered 1, failed 0 (will retry), given up 0"
+    assert [x["delivery"] for x in hook.received] == [did]
