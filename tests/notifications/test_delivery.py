@@ -266,3 +266,15 @@ def test_cli_deliver_once(published, hook, database_url):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "delivered 1, failed 0 (will retry), given up 0"
     assert [x["delivery"] for x in hook.received] == [did]
+
+
+def test_a_row_another_worker_holds_is_skipped_not_waited_for(published, hook, engine):
+    first, *others = published(3)
+    with engine.connect() as held:  # another worker, in the middle of sending ``first``
+        held.begin()
+        held.execute(text("SELECT id FROM webhook_delivery WHERE id = :i FOR UPDATE"),
+                      {"i": first})
+        assert deliver_due(settings=LOCAL).ids == others
+        held.rollback()
+    assert deliver_due(settings=LOCAL).ids == [first]
+    assert sorted(r["delivery"] for r in hook.received) == [first, *others]
