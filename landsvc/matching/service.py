@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import ColumnElement, and_, cast, exists, false, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    any_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from landsvc import access
@@ -288,7 +300,7 @@ def _offering_demand_clauses(offering: Offering, park_id: int | None, geom,
             exists(select(literal(1)).select_from(code)
                    .where(district.startswith(code.c.code)))),
         or_(func.cardinality(Demand.parks) == 0,
-            Demand.parks.any(park_id) if park_id is not None else false()),
+            literal(park_id) == any_(Demand.parks) if park_id is not None else false()),
         or_(Demand.near_point.is_(None),
             and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
                  func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
@@ -297,7 +309,7 @@ def _offering_demand_clauses(offering: Offering, park_id: int | None, geom,
         or_(Demand.area_min_m2.is_(None), Demand.area_min_m2 <= offering.area_m2),
         or_(Demand.area_max_m2.is_(None), Demand.area_max_m2 >= offering.area_m2),
         or_(func.cardinality(Demand.supply_modes) == 0,
-            Demand.supply_modes.any(offering.supply_mode.value)),
+            literal(offering.supply_mode.value) == any_(Demand.supply_modes)),
         _at_least(Demand.max_price_wan, offering.start_price_wan),
         _at_least(Demand.max_annual_rent_yuan, offering.annual_rent_yuan),
         # Enterprises' tiers in SQL; consortia's (derived from members) after, in Python.
@@ -431,7 +443,7 @@ def demands_taking_listing(session: Session, listing_id: int):
             exists(select(literal(1)).select_from(code)
                    .where(literal(r.district).startswith(code.c.code)))),
         or_(func.cardinality(Demand.parks) == 0,
-            Demand.parks.any(r.park_id) if r.park_id is not None else false()),
+            literal(r.park_id) == any_(Demand.parks) if r.park_id is not None else false()),
         or_(Demand.near_point.is_(None),
             and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
                  func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
