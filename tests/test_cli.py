@@ -110,5 +110,5 @@ def test_demo_load_runs_once(engine, database_url):
     finally:
         with engine.begin() as conn:
             # CASCADE: what the demo puts on top (demands, allocations, notifications...)
-            conn.execute(text("TRUNCATE unit_transfer, building_unit, listing, building, offering,"
-                              " park, parcel, enterprise, consortium CASCADE"))
+            conn.execute(text("TRUNCATE allocation, unit_transfer, building_unit, listing, building,"
+                              " offering, park, parcel, enterprise, consortium CASCADE"))

@@ -29,7 +29,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from landsvc import access, lists
 from landsvc.access import OPERATOR, Principal
@@ -397,12 +397,41 @@ def create_demand(*, session: Session, values: dict[str, Any],
     owner_district = _owner_district(session, uscc, consortium_id)
     _require_owner(session, principal, uscc, consortium_id)
     columns, places = _checked(session, values)
+    _refuse_rival_consortium(session, consortium_id, columns["offering_id"])
     scope = sorted({owner_district, *columns["districts"], *places})
     demand = Demand(enterprise_uscc=uscc, consortium_id=consortium_id, status=D.open,
                     scope=scope, **columns)
     session.add(demand)
     session.flush()
     return get_demand(session=session, demand_id=demand.id, principal=principal)
+
+
+def _refuse_rival_consortium(session: Session, consortium_id: int | None,
+                             offering_id: int | None, except_id: int | None = None) -> None:
+    """An enterprise may not sit in two consortia whose open demands name the same offering
+    (联合竞买: one bidder, one bid). The offering row is locked, so two consortia filing at
+    once are checked one after the other."""
+    if consortium_id is None or offering_id is None:
+        return
+    session.execute(select(Offering.id).where(Offering.id == offering_id).with_for_update())
+    ours = aliased(ConsortiumMember)
+    theirs = aliased(ConsortiumMember)
+    rival = session.execute(
+        select(Demand.id, Demand.consortium_id, ours.uscc)
+        .join(theirs, theirs.consortium_id == Demand.consortium_id)
+        .join(ours, and_(ours.uscc == theirs.uscc, ours.consortium_id == consortium_id))
+        .where(Demand.offering_id == offering_id, Demand.status == D.open,
+               Demand.consortium_id != consortium_id,
+               true() if except_id is None else Demand.id != except_id)
+        .order_by(Demand.id).limit(1)
+    ).first()
+    if rival is not None:
+        raise Conflict(
+            f"offering_id: 企业 {rival.uscc} 已是联合竞买体 {rival.consortium_id} 的成员，该联合体"
+            f"已就供地 {offering_id} 提出竞买需求 {rival.id}；同一企业不能参加两个联合体竞买同一宗供地",
+            code="member_in_rival_consortium",
+            extra={"demand_id": rival.id, "consortium_id": rival.consortium_id,
+                   "uscc": rival.uscc})
 
 
 def _locked(session: Session, demand_id: int, principal: Principal | None
@@ -446,6 +475,8 @@ def update_demand(*, session: Session, demand_id: int, changes: dict[str, Any],
             merged.pop(f"area_{bound}_m2", None)
     merged |= changes
     columns, places = _checked(session, merged)
+    _refuse_rival_consortium(session, demand.consortium_id, columns["offering_id"],
+                             except_id=demand_id)
     owner_district = _owner_district(session, demand.enterprise_uscc, demand.consortium_id)
     scope = sorted({owner_district, *columns["districts"], *places})
     session.execute(update(Demand).where(Demand.id == demand_id)
