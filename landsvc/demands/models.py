@@ -4,6 +4,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -73,6 +74,12 @@ class Demand(Base):
     parks: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=text("'{}'"))
     near_point = mapped_column(Geometry("POINT", srid=WGS84, spatial_index=True))
     near_radius_m = mapped_column(Numeric(9, 1))
+    # The circle's bounding box, widened a little (1° ≥ 100 km everywhere in Guangdong), with
+    # its own GiST index: "which demands can reach this offering" is then one index probe
+    # before the exact geodesic ST_DWithin, not a distance computed for every demand.
+    near_box = mapped_column(
+        Geometry("GEOMETRY", srid=WGS84, spatial_index=True),
+        Computed("ST_Expand(near_point, (near_radius_m / 100000.0)::float8)", persisted=True))
     within_geom = mapped_column(Geometry("POLYGON", srid=WGS84, spatial_index=True))
     supply_modes: Mapped[list[str]] = mapped_column(ARRAY(String(30)),
                                                     server_default=text("'{}'"))

@@ -291,7 +291,6 @@ def _offering_demand_clauses(offering: Offering, park_id: int | None, geom,
     allowed = [t.value for t in Tier if t.rank >= offering.min_tier.rank]
     code = func.unnest(Demand.districts).table_valued("code").render_derived()
     district = literal(offering.district)
-    max_deg = demands.MAX_RADIUS_KM * 1000 / (_M_PER_DEG * 0.9)
     clauses = [
         Demand.status == DemandStatus.open,
         Demand.kinds.contains(["land"]),
@@ -302,7 +301,7 @@ def _offering_demand_clauses(offering: Offering, park_id: int | None, geom,
         or_(func.cardinality(Demand.parks) == 0,
             literal(park_id) == any_(Demand.parks) if park_id is not None else false()),
         or_(Demand.near_point.is_(None),
-            and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
+            and_(Demand.near_box.op("&&")(geom),
                  func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
                                  Demand.near_radius_m))),
         or_(Demand.within_geom.is_(None), func.ST_Intersects(Demand.within_geom, geom)),
@@ -427,7 +426,6 @@ def demands_taking_listing(session: Session, listing_id: int):
         return select(Demand.id).where(false())
     geom = select(Building.geom).where(Building.id == listing.building_id).scalar_subquery()
     code = func.unnest(Demand.districts).table_valued("code").render_derived()
-    max_deg = demands.MAX_RADIUS_KM * 1000 / (_M_PER_DEG * 0.9)
 
     def within(bound, fact) -> ColumnElement:  # fact <= bound; an unknown fact fails a bound
         return or_(bound.is_(None), bound >= fact) if fact is not None else bound.is_(None)
@@ -445,7 +443,7 @@ def demands_taking_listing(session: Session, listing_id: int):
         or_(func.cardinality(Demand.parks) == 0,
             literal(r.park_id) == any_(Demand.parks) if r.park_id is not None else false()),
         or_(Demand.near_point.is_(None),
-            and_(Demand.near_point.op("&&")(func.ST_Expand(geom, max_deg)),
+            and_(Demand.near_box.op("&&")(geom),
                  func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
                                  Demand.near_radius_m))),
         or_(Demand.within_geom.is_(None), func.ST_Intersects(Demand.within_geom, geom)),

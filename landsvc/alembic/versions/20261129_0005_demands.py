@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('parks', postgresql.ARRAY(sa.BigInteger()), server_default=sa.text("'{}'"), nullable=False),
     sa.Column('near_point', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
     sa.Column('near_radius_m', sa.Numeric(precision=9, scale=1), nullable=True),
+    sa.Column('near_box', Geometry(srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), sa.Computed('ST_Expand(near_point, (near_radius_m / 100000.0)::float8)', persisted=True), nullable=True),
     sa.Column('within_geom', Geometry(geometry_type='POLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
     sa.Column('supply_modes', postgresql.ARRAY(sa.String(length=30)), server_default=sa.text("'{}'"), nullable=False),
     sa.Column('max_price_wan', sa.Numeric(precision=14, scale=2), nullable=True),
@@ -58,6 +59,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_demand'))
     )
     op.create_geospatial_index('idx_demand_near_point', 'demand', ['near_point'], unique=False, postgresql_using='gist', postgresql_ops={})
+    op.create_geospatial_index('idx_demand_near_box', 'demand', ['near_box'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_geospatial_index('idx_demand_within_geom', 'demand', ['within_geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index(op.f('ix_demand_consortium_id'), 'demand', ['consortium_id'], unique=False)
     op.create_index(op.f('ix_demand_enterprise_uscc'), 'demand', ['enterprise_uscc'], unique=False)
@@ -76,5 +78,6 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_demand_enterprise_uscc'), table_name='demand')
     op.drop_index(op.f('ix_demand_consortium_id'), table_name='demand')
     op.drop_geospatial_index('idx_demand_within_geom', table_name='demand', postgresql_using='gist', column_name='within_geom')
+    op.drop_geospatial_index('idx_demand_near_box', table_name='demand', postgresql_using='gist', column_name='near_box')
     op.drop_geospatial_index('idx_demand_near_point', table_name='demand', postgresql_using='gist', column_name='near_point')
     op.drop_geospatial_table('demand')
