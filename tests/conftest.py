@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
@@ -120,3 +124,26 @@ def tokens(session: Session) -> dict[str, dict[str, str]]:
         "guangzhou": header(role=Role.bureau, jurisdiction="4401"),
         "enterprise": header(role=Role.enterprise, enterprise_uscc="91440300MA5FXXXX1X"),
     }
+
+
+@pytest.fixture(scope="session")
+def server(database_url) -> Iterator[str]:
+    """The real application on a free loopback port, in a thread, its requests on real
+    sessions: for tests of concurrent clients and of browsers, which need committed data."""
+    from landsvc.main import create_app
+
+    app = create_app(Settings(database_url=database_url, log_json=False, log_level="CRITICAL"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+    sock.close()

@@ -19,11 +19,10 @@ from landsvc.tokens.models import Role
 from landsvc.tokens.service import create_token
 from tests.builders import FUTIAN, feature, square
 from tests.offerings.test_rules import VALID
-from tests.parcels.test_concurrency import server  # noqa: F401  (the uvicorn fixture)
 
 
 @pytest.fixture
-def parcel(server, engine):  # noqa: F811
+def parcel(server, engine):
     """A committed parcel and an admin token; removed afterwards with their offerings."""
     with session_scope() as session:
         token = create_token(session=session, role=Role.admin, label="offering-concurrency")
@@ -52,7 +51,7 @@ def wait_for(engine, pattern: str, n: int) -> None:
         time.sleep(0.02)
 
 
-def test_two_creates_at_once_one_wins(server, parcel, engine):  # noqa: F811
+def test_two_creates_at_once_one_wins(server, parcel, engine):
     pid, headers = parcel
     bodies = [{"parcel_id": pid, "supply_mode": "lease"} | VALID["lease"],
               {"parcel_id": pid, "supply_mode": "transfer"} | VALID["transfer"]]

@@ -3,40 +3,17 @@ no update is lost; with If-Match, a stale version gets 412 and changes nothing."
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from landsvc.config import Settings
 from landsvc.db import session_scope
 from landsvc.tokens.models import Role
 from landsvc.tokens.service import create_token
 from tests.builders import FUTIAN, feature, square
-
-
-@pytest.fixture(scope="module")
-def server(database_url):
-    """A uvicorn server on loopback, its requests on real sessions."""
-    from landsvc.main import create_app
-
-    app = create_app(Settings(database_url=database_url, log_json=False, log_level="CRITICAL"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture

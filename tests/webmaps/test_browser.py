@@ -9,19 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from landsvc.config import Settings
 from landsvc.parcels.importing import import_parcels
 from landsvc.parcels.models import Parcel
 from tests.builders import BAOAN, FUTIAN, feature, square
@@ -53,28 +48,6 @@ def committed_parcels(engine, tmp_path) -> Iterator[list[str]]:
         with Session(engine) as session:
             session.execute(delete(Parcel).where(Parcel.code.in_(CODES)))
             session.commit()
-
-
-@pytest.fixture
-def server(database_url) -> Iterator[str]:
-    """The real application on a free localhost port, in a thread."""
-    from landsvc.main import create_app
-
-    app = create_app(Settings(database_url=database_url, log_json=False, log_level="WARNING"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
 
 
 @pytest.fixture
