@@ -144,3 +144,8 @@ def industry_code_field(props: Mapping, name: str, label: str) -> str | None:
         raise InvalidInput(f"{name}: 行业代码 {shown(code)!r} 不符合 GB/T 4754-2017"
                            "（门类字母 A–T 加 2–4 位数字，如 C39、C3971）", code="invalid_industry_code")
     return code
+
+
+def number(value: Any) -> float | None:
+    """A NUMERIC column's value as a JSON number (None stays None)."""
+    return None if value is None else float(value)

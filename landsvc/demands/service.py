@@ -41,7 +41,7 @@ from landsvc.enterprises.models import Consortium, ConsortiumMember, Enterprise
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import Conflict, Forbidden, InvalidGeometry, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
-from landsvc.fields import amount_field, choice_field, count_field, industry_code_field
+from landsvc.fields import amount_field, choice_field, count_field, industry_code_field, number
 from landsvc.geo import (
     GUANGDONG_BOUNDS,
     M2_PER_MU,
@@ -125,9 +125,6 @@ _READ_COLUMNS = (Demand, _geometry_sql().label("geometry"),
                  literal_column("demand.xmin::text").label("version"))
 
 
-def _number(value) -> float | None:
-    return None if value is None else float(value)
-
 
 def _mu(value) -> float | None:
     return None if value is None else round(float(value) / M2_PER_MU, 4)
@@ -159,8 +156,8 @@ def as_feature(d: Demand, row, tier: Tier, principal: Principal | None) -> dict[
         "status_label": d.status.label,
         "allowed_actions": LIFECYCLE.allowed(d.status) if mine else [],
         "kinds": list(d.kinds),
-        "area_min_m2": _number(d.area_min_m2),
-        "area_max_m2": _number(d.area_max_m2),
+        "area_min_m2": number(d.area_min_m2),
+        "area_max_m2": number(d.area_max_m2),
         "area_min_mu": _mu(d.area_min_m2),
         "area_max_mu": _mu(d.area_max_m2),
         "districts": list(d.districts),
@@ -168,14 +165,14 @@ def as_feature(d: Demand, row, tier: Tier, principal: Principal | None) -> dict[
         "near": near,
         "within": None if row.within is None else orjson.loads(row.within),
         "supply_modes": list(d.supply_modes),
-        "max_price_wan": _number(d.max_price_wan),
-        "max_annual_rent_yuan": _number(d.max_annual_rent_yuan),
-        "max_rent_yuan_per_m2_month": _number(d.max_rent_yuan_per_m2_month),
+        "max_price_wan": number(d.max_price_wan),
+        "max_annual_rent_yuan": number(d.max_annual_rent_yuan),
+        "max_rent_yuan_per_m2_month": number(d.max_rent_yuan_per_m2_month),
         "term_years": d.term_years,
         "industry_code": d.industry_code,
-        "power_kva": _number(d.power_kva),
-        "floor_load_kn_m2": _number(d.floor_load_kn_m2),
-        "clear_height_m": _number(d.clear_height_m),
+        "power_kva": number(d.power_kva),
+        "floor_load_kn_m2": number(d.floor_load_kn_m2),
+        "clear_height_m": number(d.clear_height_m),
         "needed_by_date": d.needed_by_date.isoformat() if d.needed_by_date else None,
         "offering_id": d.offering_id,
         "created_at": d.created_at.isoformat(),
@@ -449,7 +446,7 @@ def _stored(session: Session, d: Demand) -> dict[str, Any]:
     props = {f: getattr(d, f) for f in FIELDS if f not in ("near", "within")}
     for f in ("area_min_m2", "area_max_m2", "max_price_wan", "max_annual_rent_yuan",
               "max_rent_yuan_per_m2_month", "power_kva", "floor_load_kn_m2", "clear_height_m"):
-        props[f] = _number(props[f])
+        props[f] = number(props[f])
     props |= {f: list(props[f]) for f in _ARRAYS}
     row = session.execute(select(func.ST_X(Demand.near_point), func.ST_Y(Demand.near_point),
                                  func.ST_AsGeoJSON(Demand.within_geom))

@@ -15,7 +15,7 @@ from landsvc.buildings.models import Building
 from landsvc.districts.models import District
 from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
-from landsvc.fields import amount_field, choice_field, count_field, text_field
+from landsvc.fields import amount_field, choice_field, count_field, number, text_field
 from landsvc.geo import bbox_clause, feature
 from landsvc.lifecycle import Lifecycle, move
 from landsvc.listings.models import LandlordKind, Listing, ListingKind, ListingStatus
@@ -122,9 +122,6 @@ def _read_query():
             .join(District, District.adcode == Building.district))
 
 
-def _number(value) -> float | None:
-    return None if value is None else float(value)
-
 
 def _as_feature(row) -> dict[str, Any]:
     return feature(row.id, row.geometry, {
@@ -138,13 +135,13 @@ def _as_feature(row) -> dict[str, Any]:
         "status_label": row.status.label,
         "floor": row.floor,
         "area_m2": float(row.area_m2),
-        "rent_yuan_per_m2_month": _number(row.rent_yuan_per_m2_month),
+        "rent_yuan_per_m2_month": number(row.rent_yuan_per_m2_month),
         "units": row.units,
-        "rent_yuan_per_unit_month": _number(row.rent_yuan_per_unit_month),
-        "floor_load_kn_m2": _number(row.floor_load_kn_m2),
-        "clear_height_m": _number(row.clear_height_m),
+        "rent_yuan_per_unit_month": number(row.rent_yuan_per_unit_month),
+        "floor_load_kn_m2": number(row.floor_load_kn_m2),
+        "clear_height_m": number(row.clear_height_m),
         "freight_lift": row.freight_lift,
-        "power_kva": _number(row.power_kva),
+        "power_kva": number(row.power_kva),
         "landlord": row.landlord,
         "landlord_kind": row.landlord_kind.value,
         "landlord_kind_label": row.landlord_kind.label,

@@ -37,7 +37,7 @@ from landsvc.enterprises import service as enterprises
 from landsvc.enterprises.models import Enterprise
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import Conflict, InvalidInput, NotFound
-from landsvc.fields import today
+from landsvc.fields import number, today
 from landsvc.listings import service as listings
 from landsvc.listings.models import Listing, ListingStatus
 from landsvc.matching import scoring
@@ -72,21 +72,18 @@ class Wanted:
     needs: dict[str, float | None]
 
 
-def _f(value) -> float | None:
-    return None if value is None else float(value)
-
 
 def _wanted(d: Demand) -> Wanted:
     return Wanted(
         radius_km=None if d.near_radius_m is None else float(d.near_radius_m) / 1000,
         constrained=bool(d.districts or d.parks or d.within_geom is not None
                          or d.near_point is not None or d.offering_id),
-        area_min=_f(d.area_min_m2), area_max=_f(d.area_max_m2),
-        max_price_wan=_f(d.max_price_wan), max_annual_rent_yuan=_f(d.max_annual_rent_yuan),
-        max_rent=_f(d.max_rent_yuan_per_m2_month), term_years=d.term_years,
+        area_min=number(d.area_min_m2), area_max=number(d.area_max_m2),
+        max_price_wan=number(d.max_price_wan), max_annual_rent_yuan=number(d.max_annual_rent_yuan),
+        max_rent=number(d.max_rent_yuan_per_m2_month), term_years=d.term_years,
         industry_code=d.industry_code,
-        needs={"power_kva": _f(d.power_kva), "floor_load_kn_m2": _f(d.floor_load_kn_m2),
-               "clear_height_m": _f(d.clear_height_m)})
+        needs={"power_kva": number(d.power_kva), "floor_load_kn_m2": number(d.floor_load_kn_m2),
+               "clear_height_m": number(d.clear_height_m)})
 
 
 def _offering_term(row) -> int | None:
@@ -104,7 +101,7 @@ def offering_fits(w: Wanted, row) -> list[scoring.Fit]:
     if w.max_annual_rent_yuan is not None and row.annual_rent_yuan is not None:
         prices.append(("年地租（元）", float(row.annual_rent_yuan), w.max_annual_rent_yuan))
     return [
-        scoring.location_fit(_f(row.distance_km), w.radius_km, constrained=w.constrained),
+        scoring.location_fit(number(row.distance_km), w.radius_km, constrained=w.constrained),
         scoring.area_fit(float(row.area_m2), w.area_min, w.area_max),
         scoring.price_fit(prices),
         scoring.term_fit(_offering_term(row), w.term_years),
@@ -118,10 +115,10 @@ def listing_fits(w: Wanted, row) -> list[scoring.Fit]:
     prices = []
     if w.max_rent is not None and row.rent_yuan_per_m2_month is not None:
         prices.append(("租金（元/㎡·月）", float(row.rent_yuan_per_m2_month), w.max_rent))
-    facts = {"power_kva": _f(row.power_kva), "floor_load_kn_m2": _f(row.floor_load_kn_m2),
-             "clear_height_m": _f(row.clear_height_m)}
+    facts = {"power_kva": number(row.power_kva), "floor_load_kn_m2": number(row.floor_load_kn_m2),
+             "clear_height_m": number(row.clear_height_m)}
     return [
-        scoring.location_fit(_f(row.distance_km), w.radius_km, constrained=w.constrained),
+        scoring.location_fit(number(row.distance_km), w.radius_km, constrained=w.constrained),
         scoring.area_fit(float(row.area_m2), w.area_min, w.area_max),
         scoring.price_fit(prices),
         scoring.term_fit(None, w.term_years),

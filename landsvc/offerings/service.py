@@ -25,6 +25,7 @@ from landsvc.enterprises.service import registered_name
 from landsvc.enterprises.tiers import Tier, uscc_well_formed
 from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
+from landsvc.fields import number
 from landsvc.geo import bbox_clause, feature
 from landsvc.lifecycle import Lifecycle, move
 from landsvc.notifications import service as notifications
@@ -144,9 +145,6 @@ def _read_query():
             .join(District, District.adcode == Offering.district))
 
 
-def _number(value) -> float | None:
-    return None if value is None else float(value)
-
 
 def _moment(value) -> str | None:
     return None if value is None else value.isoformat()
@@ -166,12 +164,12 @@ def _as_feature(row, principal: Principal | None) -> dict[str, Any]:
         "term_years": row.term_years,
         "lease_years": row.lease_years,
         "transfer_years": row.transfer_years,
-        "lease_share_percent": _number(row.lease_share_percent),
-        "start_price_wan": _number(row.start_price_wan),
-        "annual_rent_yuan": _number(row.annual_rent_yuan),
-        "appraised_price_wan": _number(row.appraised_price_wan),
+        "lease_share_percent": number(row.lease_share_percent),
+        "start_price_wan": number(row.start_price_wan),
+        "annual_rent_yuan": number(row.annual_rent_yuan),
+        "appraised_price_wan": number(row.appraised_price_wan),
         "rent_review_years": row.rent_review_years,
-        "rent_review_cap_percent": _number(row.rent_review_cap_percent),
+        "rent_review_cap_percent": number(row.rent_review_cap_percent),
         "rent_credited": row.rent_credited,
         "conditions": row.conditions,
         "min_tier": row.min_tier.value,

@@ -18,6 +18,7 @@ from landsvc.districts.models import District
 from landsvc.districts.service import district_index
 from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
+from landsvc.fields import number
 from landsvc.geo import WGS84, bbox_clause, feature, shape_from_geojson
 from landsvc.ingest.reader import text_frame
 from landsvc.offerings.models import LIVE_STATUSES, Offering
@@ -70,9 +71,6 @@ def _read_query():
             .join(District, District.adcode == Parcel.district))
 
 
-def _number(value) -> float | None:
-    return None if value is None else float(value)
-
 
 def _as_feature(row) -> dict[str, Any]:
     return feature(row.id, row.geometry, {
@@ -86,10 +84,10 @@ def _as_feature(row) -> dict[str, Any]:
         "land_source_label": row.land_source.label,
         "status": row.status.value,
         "status_label": row.status.label,
-        "area_m2": _number(row.area_m2),
-        "area_mu": _number(row.area_mu),
-        "plot_ratio_min": _number(row.plot_ratio_min),
-        "plot_ratio_max": _number(row.plot_ratio_max),
+        "area_m2": number(row.area_m2),
+        "area_mu": number(row.area_mu),
+        "plot_ratio_min": number(row.plot_ratio_min),
+        "plot_ratio_max": number(row.plot_ratio_max),
         "servicing": row.servicing.value if row.servicing else None,
         "servicing_label": row.servicing.label if row.servicing else None,
         "created_at": row.created_at.isoformat(),
