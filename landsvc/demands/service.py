@@ -118,7 +118,7 @@ def _geometry_sql():
     return func.ST_AsGeoJSON(func.coalesce(Demand.within_geom, Demand.near_point), 7)
 
 
-_READ_COLUMNS = (Demand, _geometry_sql().label("geometry"),
+READ_COLUMNS = (Demand, _geometry_sql().label("geometry"),
                  func.ST_X(Demand.near_point).label("near_lon"),
                  func.ST_Y(Demand.near_point).label("near_lat"),
                  func.ST_AsGeoJSON(Demand.within_geom, 7).label("within"),
@@ -182,7 +182,7 @@ def as_feature(d: Demand, row, tier: Tier, principal: Principal | None) -> dict[
 
 def load_demand(session: Session, demand_id: int, principal: Principal | None):
     """The demand row and its read columns; 404 when missing or not the caller's to see."""
-    row = session.execute(select(*_READ_COLUMNS).where(Demand.id == demand_id,
+    row = session.execute(select(*READ_COLUMNS).where(Demand.id == demand_id,
                                                        visible(principal))).one_or_none()
     if row is None:
         raise NotFound(f"用地需求 {demand_id} 不存在")
@@ -201,7 +201,7 @@ def search_demands(*, session: Session, status: DemandStatus | None, page: lists
                    principal: Principal | None) -> tuple[list[dict], lists.Matched]:
     """One page of the demands the caller may see (by id), and how many match."""
     where = and_(visible(principal), lists.equals_clause(Demand.status, status))
-    rows, matched = lists.fetch_page(session, select(*_READ_COLUMNS).order_by(Demand.id),
+    rows, matched = lists.fetch_page(session, select(*READ_COLUMNS).order_by(Demand.id),
                                      where=where, page=page, count_from=Demand)
     tiers = owner_tiers(session, [r.Demand for r in rows])
     return [as_feature(r.Demand, r, tiers[r.Demand.id], principal) for r in rows], matched

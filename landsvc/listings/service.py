@@ -117,13 +117,13 @@ _LISTING_BUILDING = Listing.__table__.join(Building.__table__,
 """What a listing search filters: the listing and its building (joined by primary key)."""
 
 
-def _read_query():
+def read_query():
     return (select(*_READ_COLUMNS).select_from(_LISTING_BUILDING)
             .join(District, District.adcode == Building.district))
 
 
 
-def _as_feature(row) -> dict[str, Any]:
+def as_feature(row) -> dict[str, Any]:
     return feature(row.id, row.geometry, {
         "building_id": row.building_id,
         "building_name": row.building_name,
@@ -159,20 +159,20 @@ def search_listings(*, session: Session, flt: ListingFilter, page: lists.Page,
                     principal: Principal | None) -> tuple[list[dict], lists.Matched]:
     """One page of listings as Features (by id), and how many match in all."""
     where = and_(*flt.clauses(), visible(principal))
-    rows, matched = lists.fetch_page(session, _read_query().order_by(Listing.id), where=where,
+    rows, matched = lists.fetch_page(session, read_query().order_by(Listing.id), where=where,
                                      page=page, count_from=_LISTING_BUILDING)
-    return [_as_feature(row) for row in rows], matched
+    return [as_feature(row) for row in rows], matched
 
 
 def get_listing(*, session: Session, listing_id: int,
                 principal: Principal | None) -> tuple[dict, str]:
     """One listing as a Feature, and its ETag; 404 when missing or not visible."""
     row = session.execute(
-        _read_query().where(Listing.id == listing_id, visible(principal))
+        read_query().where(Listing.id == listing_id, visible(principal))
     ).one_or_none()
     if row is None:
         raise NotFound(f"房源 {listing_id} 不存在")
-    return _as_feature(row), etag(row.id, row.version)
+    return as_feature(row), etag(row.id, row.version)
 
 
 # -- writes -------------------------------------------------------------------------------

@@ -271,10 +271,10 @@ def _features(session: Session, kind: str, ids: list[int], principal) -> dict[in
     if not ids:
         return {}
     if kind == "offerings":
-        rows = session.execute(offerings._read_query().where(Offering.id.in_(ids))).all()
-        return {r.id: offerings._as_feature(r, principal) for r in rows}
-    rows = session.execute(listings._read_query().where(Listing.id.in_(ids))).all()
-    return {r.id: listings._as_feature(r) for r in rows}
+        rows = session.execute(offerings.read_query().where(Offering.id.in_(ids))).all()
+        return {r.id: offerings.as_feature(r, principal) for r in rows}
+    rows = session.execute(listings.read_query().where(Listing.id.in_(ids))).all()
+    return {r.id: listings.as_feature(r) for r in rows}
 
 
 # -- the offering's side ------------------------------------------------------------------
@@ -335,7 +335,7 @@ def candidates_for_offering(*, session: Session, offering_id: int, limit: int = 
     distance = (func.ST_Distance(cast(Demand.near_point, Geography), cast(geom, Geography))
                 / 1000).label("distance_km")
     rows = session.execute(
-        select(*demands._READ_COLUMNS, distance).outerjoin(
+        select(*demands.READ_COLUMNS, distance).outerjoin(
             Enterprise, Enterprise.uscc == Demand.enterprise_uscc)
         .where(*clauses).order_by(Demand.id).limit(POOL)
     ).all()

@@ -139,7 +139,7 @@ _READ_COLUMNS = (
 )
 
 
-def _read_query():
+def read_query():
     return (select(*_READ_COLUMNS).select_from(Offering)
             .join(Parcel, Parcel.id == Offering.parcel_id)
             .join(District, District.adcode == Offering.district))
@@ -150,7 +150,7 @@ def _moment(value) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _as_feature(row, principal: Principal | None) -> dict[str, Any]:
+def as_feature(row, principal: Principal | None) -> dict[str, Any]:
     allowed = LIFECYCLE.allowed(row.status) if access.covers(principal, row.district) else []
     area_m2 = float(row.area_m2)
     return feature(row.id, row.geometry, {
@@ -199,20 +199,20 @@ def search_offerings(*, session: Session, flt: OfferingFilter, page: lists.Page,
                      principal: Principal | None) -> tuple[list[dict], lists.Matched]:
     """One page of offerings as Features (by id), and how many match in all."""
     where = and_(*flt.clauses(), visible(principal))
-    rows, matched = lists.fetch_page(session, _read_query().order_by(Offering.id), where=where,
+    rows, matched = lists.fetch_page(session, read_query().order_by(Offering.id), where=where,
                                      page=page, count_from=Offering)
-    return [_as_feature(row, principal) for row in rows], matched
+    return [as_feature(row, principal) for row in rows], matched
 
 
 def get_offering(*, session: Session, offering_id: int,
                  principal: Principal | None) -> tuple[dict, str]:
     """One offering as a Feature, and its ETag; 404 when missing or not visible."""
     row = session.execute(
-        _read_query().where(Offering.id == offering_id, visible(principal))
+        read_query().where(Offering.id == offering_id, visible(principal))
     ).one_or_none()
     if row is None:
         raise NotFound(f"供地 {offering_id} 不存在")
-    return _as_feature(row, principal), etag(row.id, row.version)
+    return as_feature(row, principal), etag(row.id, row.version)
 
 
 # -- writes -------------------------------------------------------------------------------
