@@ -2,8 +2,9 @@
 open demands they can serve — higher tiers first, then the total score — as a draft a bureau
 reads, then confirms.
 
-The candidate pairs are the matching service's (its hard filters, its SRDI priority, its
-scores); the assignment is :mod:`landsvc.allocations.solver`'s. Confirming awards each
+The candidate pairs are every pair the matching hard filters let through, found and scored
+set-based by :mod:`landsvc.matching.pairs` (the offering candidates list's filters, SRDI
+priority and scores); the assignment is :mod:`landsvc.allocations.solver`'s. Confirming awards each
 assigned offering to its demand's owner through the offerings service (so the parcel follows
 the award rule) and marks the demand ``matched``; a draft gone stale is refused whole.
 """
@@ -25,8 +26,9 @@ from landsvc.demands.models import Demand, DemandStatus
 from landsvc.enterprises.models import Consortium
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import Conflict, InvalidInput, NotFound
+from landsvc.fields import today
 from landsvc.lifecycle import Lifecycle, move
-from landsvc.matching import service as matching
+from landsvc.matching import pairs
 from landsvc.offerings import service as offerings
 from landsvc.offerings.models import Offering, OfferingStatus
 from landsvc.tokens.models import Role
@@ -115,29 +117,22 @@ def create_allocation(*, session: Session, jurisdiction: Any, offering_ids: list
     jurisdiction = _check_jurisdiction(jurisdiction)
     access.require_manage(principal, [jurisdiction])
     scoped_offerings = _offerings_in_scope(session, jurisdiction, offering_ids, principal)
-    pairs, tiers = [], {}
-    for oid in scoped_offerings:
-        for item in matching.candidates_for_offering(
-                session=session, offering_id=oid, limit=matching.MAX_LIMIT,
-                principal=principal)["items"]:
-            pairs.append(solver.Pair(item["id"], oid, item["score"]))
-            tiers[item["id"]] = Tier(item["tier"])
     given = _demands_in_scope(session, jurisdiction, demand_ids)
-    tiers |= demands.owner_tiers(session, [d for d in given if d.id not in tiers])
-    if demand_ids is not None:
-        wanted = set(demand_ids)
-    else:
-        wanted = {d.id for d in given} | {p.demand_id for p in pairs}
-    ranks = {d: tiers[d].rank for d in wanted}
+    found = pairs.land_pairs(session, offering_ids=scoped_offerings, demand_ids=demand_ids,
+                             on=today())
+    ranks = dict(zip(found.demand_id.tolist(), found.tier_rank.tolist(), strict=True))
+    others = [d for d in given if d.id not in ranks]
+    ranks |= {i: tier.rank for i, tier in demands.owner_tiers(session, others).items()}
     try:
-        assigned, left = solver.solve(ranks, pairs)
+        assigned, left = solver.solve(ranks, solver.Pairs(found.demand_id, found.offering_id,
+                                                          found.cents))
     except solver.TooLarge as e:
         raise InvalidInput(f"供需关联过多（{e}），无法精确求解；请按更小的辖区或指定 offering_ids "
                            "分批分配", code="allocation_too_large") from e
     by_rank = {t.rank: t for t in Tier}
     allocation = Allocation(
         jurisdiction=jurisdiction, status=A.draft, offering_ids=scoped_offerings,
-        demand_ids=sorted(wanted),
+        demand_ids=sorted(ranks),
         assignments=[{"demand_id": a.demand_id, "offering_id": a.offering_id,
                       "score": a.score, "tier": by_rank[a.tier_rank].value,
                       "tier_label": by_rank[a.tier_rank].label} for a in assigned],

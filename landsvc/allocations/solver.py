@@ -5,23 +5,30 @@ graph of candidate pairs (those the matching hard filters let through). The obje
 lexicographic: first as many demands of the highest tier as possible, then of the next tier,
 and so on down to ``none``; within that, the largest total score.
 
-It is solved exactly as one maximum-weight matching. Each pair weighs an integer
-``LEVEL[tier] + score in cents``, where one more assignment at a tier outweighs any change at
-the lower tiers and in the score: with ``n`` the largest possible number of assignments,
-``LEVEL[lowest] = n × 10000 + 1`` (more than any total score) and each next level is
-``(n + 1)`` times the one under it. The graph is split into connected components first (each
-solved alone), which keeps the integers small; they stay below 2**53 so that scipy's float
-arithmetic is exact. ``scipy.optimize.linear_sum_assignment`` runs on each component's
-submatrix, a missing pair weighing 0 (never chosen over "no assignment").
+It is solved exactly as one maximum-weight matching, with integer weights. A pair weighs
+``LEVEL[tier] + score in cents``, where ``LEVEL[rank] = (rank + 1) × B`` and ``B = n × 10000 +
+1`` exceeds any total score of ``n`` assignments (``n``: the most assignments possible).
+Additive levels suffice: two matchings differ by disjoint alternating paths and cycles, and
+inside each only its two ends change who is served — at most one demand gained and one lost.
+Were a path to gain a demand of a higher tier than it loses (or gain one and lose none), it
+would add at least ``B``, more than any change in score, so the maximum-weight matching has
+none; each path then leaves the tier counts lexicographically no better, and so does their
+sum. With the counts equal, the weight is the score.
+
+``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` (LAPJVsp) solves it on the
+sparse matrix directly. Every demand also gets a column of its own meaning "nothing"
+(weight 1; the real pairs weigh one more than above), so that a full matching always exists
+and leaving a demand out costs exactly its pair's weight. The weights stay integers below
+2**53, exact in scipy's float arithmetic.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 EXACT = 2**53
 """Integers up to this are exact in float64."""
@@ -38,15 +45,27 @@ REASONS = {
 
 
 class TooLarge(ValueError):
-    """A component too large for exact float arithmetic."""
+    """A problem too large for exact float arithmetic."""
 
 
 @dataclass(frozen=True)
-class Pair:
-    demand_id: int
-    offering_id: int
-    score: float
-    """0–100, to 0.01."""
+class Pairs:
+    """Candidate pairs as parallel arrays (a demand, an offering, the score in cents)."""
+
+    demand_id: np.ndarray
+    offering_id: np.ndarray
+    cents: np.ndarray
+
+    @classmethod
+    def of(cls, triples) -> Pairs:
+        """From ``(demand_id, offering_id, score)`` triples, the score 0–100 to 0.01."""
+        triples = list(triples)
+        return cls(np.array([t[0] for t in triples], dtype=np.int64),
+                   np.array([t[1] for t in triples], dtype=np.int64),
+                   np.array([cents(t[2]) for t in triples], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.demand_id)
 
 
 @dataclass(frozen=True)
@@ -71,80 +90,71 @@ def cents(score: float) -> int:
 
 
 def levels(ranks: set[int], n: int) -> dict[int, int]:
-    """The integer weight of one assignment at each tier rank present, for at most ``n``
-    assignments: each level exceeds everything all lower levels and the scores can add up to."""
-    weight, out = n * 10_000 + 1, {}
-    for rank in sorted(ranks):
-        out[rank] = weight
-        weight *= n + 1
-    return out
+    """The integer weight of one assignment at each tier rank, for at most ``n`` assignments:
+    each level exceeds the one under it by more than any total score."""
+    step = n * 10_000 + 1
+    return {rank: (rank + 1) * step for rank in ranks}
 
 
-def _components(pairs: list[Pair]) -> list[list[Pair]]:
-    parent: dict[tuple[str, int], tuple[str, int]] = {}
-
-    def find(x):
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for p in pairs:
-        a, b = find(("d", p.demand_id)), find(("o", p.offering_id))
-        if a != b:
-            parent[a] = b
-    groups: dict[tuple[str, int], list[Pair]] = defaultdict(list)
-    for p in pairs:
-        groups[find(("d", p.demand_id))].append(p)
-    return list(groups.values())
+def _best_of_duplicates(pairs: Pairs, demands: dict[int, int]) -> Pairs:
+    """Pairs of demands in ``demands`` only, one per (demand, offering) with its best score;
+    sorted by demand, then offering."""
+    keep = np.isin(pairs.demand_id, np.fromiter(demands, dtype=np.int64, count=len(demands)))
+    d, o, c = pairs.demand_id[keep], pairs.offering_id[keep], pairs.cents[keep]
+    order = np.lexsort((-c, o, d))
+    d, o, c = d[order], o[order], c[order]
+    first = np.ones(len(d), dtype=bool)
+    first[1:] = (d[1:] != d[:-1]) | (o[1:] != o[:-1])
+    return Pairs(d[first], o[first], c[first])
 
 
-def _solve_component(pairs: list[Pair], tier: dict[int, int]) -> list[Pair]:
-    demand_ids = sorted({p.demand_id for p in pairs})
-    offering_ids = sorted({p.offering_id for p in pairs})
-    n = min(len(demand_ids), len(offering_ids))
-    level = levels({tier[d] for d in demand_ids}, n)
-    top = max(level.values())
-    if n * (top + 10_000) >= EXACT:
-        raise TooLarge(f"{len(demand_ids)} demands and {len(offering_ids)} offerings")
-    row = {d: i for i, d in enumerate(demand_ids)}
-    col = {o: j for j, o in enumerate(offering_ids)}
-    weight = np.zeros((len(demand_ids), len(offering_ids)))
-    by_cell = {}
-    for p in pairs:
-        i, j = row[p.demand_id], col[p.offering_id]
-        weight[i, j] = level[tier[p.demand_id]] + cents(p.score)
-        by_cell[i, j] = p
-    rows, cols = linear_sum_assignment(weight, maximize=True)
-    return [by_cell[i, j] for i, j in zip(rows, cols, strict=True) if (i, j) in by_cell]
+def _match(pairs: Pairs, demands: dict[int, int]) -> np.ndarray:
+    """Indexes into ``pairs`` of the chosen pairs."""
+    rows, row = np.unique(pairs.demand_id, return_inverse=True)
+    cols, col = np.unique(pairs.offering_id, return_inverse=True)
+    n = min(len(rows), len(cols))
+    rank = np.array([demands[int(d)] for d in rows], dtype=np.int64)
+    step = n * 10_000 + 1
+    weight = (rank[row] + 1) * step + pairs.cents + 1
+    if n * (int(rank.max() + 1) * step + 10_001) + len(rows) >= EXACT:
+        raise TooLarge(f"{len(rows)} demands and {len(cols)} offerings")
+    nothing = np.arange(len(rows))
+    matrix = csr_array((np.concatenate([weight, np.ones(len(rows))]).astype(np.float64),
+                        (np.concatenate([row, nothing]),
+                         np.concatenate([col, len(cols) + nothing]))),
+                       shape=(len(rows), len(cols) + len(rows)))
+    chosen_rows, chosen_cols = min_weight_full_bipartite_matching(matrix, maximize=True)
+    real = chosen_cols < len(cols)
+    # back from (row, col) to the pair's index: pairs are sorted by demand, then offering
+    key = row.astype(np.int64) * (len(cols) + 1) + col
+    wanted = chosen_rows[real].astype(np.int64) * (len(cols) + 1) + chosen_cols[real]
+    return np.searchsorted(key, wanted)
 
 
-def solve(demands: dict[int, int], pairs: list[Pair]
+def solve(demands: dict[int, int], pairs: Pairs
           ) -> tuple[list[Assignment], list[Unassigned]]:
     """The optimal assignment of ``demands`` (id -> tier rank) over the candidate ``pairs``,
     and why each demand left out is left out. Pairs of demands not in ``demands`` are ignored;
     a duplicate pair keeps its higher score."""
-    best: dict[tuple[int, int], Pair] = {}
-    for p in pairs:
-        key = (p.demand_id, p.offering_id)
-        if p.demand_id in demands and (key not in best or p.score > best[key].score):
-            best[key] = p
-    chosen: list[Pair] = []
-    for component in _components(list(best.values())):
-        chosen += _solve_component(component, demands)
-    assignments = sorted((Assignment(p.demand_id, p.offering_id, p.score, demands[p.demand_id])
-                          for p in chosen), key=lambda a: (-a.tier_rank, -a.score, a.demand_id))
+    pairs = _best_of_duplicates(pairs, demands)
+    chosen = _match(pairs, demands) if len(pairs) else np.array([], dtype=np.int64)
+    assignments = sorted(
+        (Assignment(int(pairs.demand_id[i]), int(pairs.offering_id[i]),
+                    int(pairs.cents[i]) / 100, demands[int(pairs.demand_id[i])])
+         for i in chosen), key=lambda a: (-a.tier_rank, -a.score, a.demand_id))
     taken_by = {a.offering_id: a.demand_id for a in assignments}
+    starts = np.searchsorted(pairs.demand_id,
+                             np.array(sorted(demands), dtype=np.int64), side="left")
+    ends = np.searchsorted(pairs.demand_id, np.array(sorted(demands), dtype=np.int64),
+                           side="right")
+    options = {d: pairs.offering_id[s:e] for d, s, e in zip(sorted(demands), starts, ends,
+                                                             strict=True)}
     served = set(taken_by.values())
-    options: dict[int, list[int]] = defaultdict(list)
-    for d, o in best:
-        options[d].append(o)
     unassigned = []
     for d in sorted(demands, key=lambda d: (-demands[d], d)):
         if d in served:
             continue
-        mine = tuple(sorted(options.get(d, ())))
+        mine = tuple(int(o) for o in options[d])
         if not mine:
             code = NO_CANDIDATE
         elif any(demands[taken_by[o]] > demands[d] for o in mine if o in taken_by):

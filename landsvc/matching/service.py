@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from geoalchemy2 import Geography
 from sqlalchemy import (
     ColumnElement,
@@ -33,14 +34,12 @@ from landsvc.access import Principal
 from landsvc.buildings.models import Building
 from landsvc.demands import service as demands
 from landsvc.demands.models import Demand, DemandStatus
-from landsvc.enterprises import service as enterprises
-from landsvc.enterprises.models import Enterprise
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.fields import number, today
 from landsvc.listings import service as listings
 from landsvc.listings.models import Listing, ListingStatus
-from landsvc.matching import scoring
+from landsvc.matching import pairs, scoring
 from landsvc.offerings import service as offerings
 from landsvc.offerings.models import Offering, OfferingStatus
 from landsvc.parcels.models import Parcel
@@ -278,47 +277,12 @@ def _features(session: Session, kind: str, ids: list[int], principal) -> dict[in
 
 
 # -- the offering's side ------------------------------------------------------------------
-def _offering_demand_clauses(offering: Offering, park_id: int | None, geom,
-                             on) -> list[ColumnElement]:
-    """Hard requirements an open demand must meet to take ``offering`` (SQL on Demand outer
-    joined to its owner Enterprise); a consortium's tier is checked apart (derived in Python).
-    """
-    offering_id = offering.id
-    tier_sql = enterprises.effective_tier_sql(on)
-    allowed = [t.value for t in Tier if t.rank >= offering.min_tier.rank]
-    code = func.unnest(Demand.districts).table_valued("code").render_derived()
-    district = literal(offering.district)
-    clauses = [
-        Demand.status == DemandStatus.open,
-        Demand.kinds.contains(["land"]),
-        or_(Demand.offering_id.is_(None), Demand.offering_id == offering_id),
-        or_(func.cardinality(Demand.districts) == 0,
-            exists(select(literal(1)).select_from(code)
-                   .where(district.startswith(code.c.code)))),
-        or_(func.cardinality(Demand.parks) == 0,
-            literal(park_id) == any_(Demand.parks) if park_id is not None else false()),
-        or_(Demand.near_point.is_(None),
-            and_(Demand.near_box.op("&&")(geom),
-                 func.ST_DWithin(cast(Demand.near_point, Geography), cast(geom, Geography),
-                                 Demand.near_radius_m))),
-        or_(Demand.within_geom.is_(None), func.ST_Intersects(Demand.within_geom, geom)),
-        or_(Demand.area_min_m2.is_(None), Demand.area_min_m2 <= offering.area_m2),
-        or_(Demand.area_max_m2.is_(None), Demand.area_max_m2 >= offering.area_m2),
-        or_(func.cardinality(Demand.supply_modes) == 0,
-            literal(offering.supply_mode.value) == any_(Demand.supply_modes)),
-        _at_least(Demand.max_price_wan, offering.start_price_wan),
-        _at_least(Demand.max_annual_rent_yuan, offering.annual_rent_yuan),
-        # Enterprises' tiers in SQL; consortia's (derived from members) after, in Python.
-        or_(Demand.consortium_id.is_not(None), tier_sql.in_(allowed)),
-        true() if offering.joint_bidding_allowed else Demand.consortium_id.is_(None),
-    ]
-    return clauses
-
-
 def candidates_for_offering(*, session: Session, offering_id: int, limit: int = DEFAULT_LIMIT,
                             principal: Principal | None) -> dict:
     """Open demands the offering satisfies: higher owner tier first, then score; with
-    ``srdi_priority``, only SRDI-tier owners' demands while any is open."""
+    ``srdi_priority``, only SRDI-tier owners' demands while any is open. All of them are
+    found and scored set-based (:mod:`landsvc.matching.pairs`); the first ``limit`` are
+    explained."""
     _check_limit(limit)
     o = session.execute(
         select(Offering, Parcel.park_id, Park.leading_industries, Park.services)
@@ -329,37 +293,24 @@ def candidates_for_offering(*, session: Session, offering_id: int, limit: int = 
         raise NotFound(f"供地 {offering_id} 不存在")
     offering = o.Offering
     access.require_manage(principal, [offering.district])
-    geom = select(Offering.geom).where(Offering.id == offering_id).scalar_subquery()
-    on = today()
-    clauses = _offering_demand_clauses(offering, o.park_id, geom, on)
-    distance = (func.ST_Distance(cast(Demand.near_point, Geography), cast(geom, Geography))
-                / 1000).label("distance_km")
-    rows = session.execute(
-        select(*demands.READ_COLUMNS, distance).outerjoin(
-            Enterprise, Enterprise.uscc == Demand.enterprise_uscc)
-        .where(*clauses).order_by(Demand.id).limit(POOL)
-    ).all()
-    tiers = demands.owner_tiers(session, [r.Demand for r in rows], on)
-    rows = [r for r in rows if tiers[r.Demand.id].rank >= offering.min_tier.rank]
-    if offering.srdi_priority and any(tiers[r.Demand.id] in SRDI for r in rows):
-        rows = [r for r in rows if tiers[r.Demand.id] in SRDI]
+    found = pairs.land_pairs(session, offering_ids=[offering_id], on=today())
+    best = np.lexsort((found.demand_id, -found.cents, -found.tier_rank))[:limit]
+    ids = [int(i) for i in found.demand_id[best]]
+    rows = {r.Demand.id: r for r in session.execute(
+        select(*demands.READ_COLUMNS).where(Demand.id.in_(ids)))}
     weights = effective(session, "matching", offering.district)
     facts = _OfferingFacts(offering, o.park_id, o.leading_industries, o.services)
-    scored = []
-    for r in rows:
+    items = []
+    for i in best:
+        r = rows[int(found.demand_id[i])]
+        distance = None if np.isnan(found.distance_km[i]) else float(found.distance_km[i])
         score, reasons = scoring.explain(weights, offering_fits(_wanted(r.Demand),
-                                                                facts.at(r.distance_km)))
-        tier = tiers[r.Demand.id]
-        scored.append(((-tier.rank, -score, r.Demand.id), r, tier, score, reasons))
-    scored.sort(key=lambda s: s[0])
-    items = [{"kind": "demand", "id": r.Demand.id, "score": score, "tier": tier.value,
-              "reasons": reasons, "feature": demands.as_feature(r.Demand, r, tier, principal)}
-             for _, r, tier, score, reasons in scored[:limit]]
+                                                                facts.at(distance)))
+        tier = list(Tier)[int(found.tier_rank[i])]
+        items.append({"kind": "demand", "id": r.Demand.id, "score": score, "tier": tier.value,
+                      "reasons": reasons,
+                      "feature": demands.as_feature(r.Demand, r, tier, principal)})
     return {"items": items, "numberReturned": len(items)}
-
-
-def _at_least(bound_column, price) -> ColumnElement:
-    return true() if price is None else or_(bound_column.is_(None), bound_column >= price)
 
 
 @dataclass(frozen=True)
@@ -394,22 +345,9 @@ class _Row:
 def demands_taking_offering(session: Session, offering_id: int):
     """SELECT of the ids of the open demands ``offering_id`` satisfies (the hard requirements
     of :func:`candidates_for_offering`, consortia's derived tiers included), to insert from."""
-    o = session.execute(select(Offering, Parcel.park_id)
-                        .join(Parcel, Parcel.id == Offering.parcel_id)
-                        .where(Offering.id == offering_id)).one()
-    offering = o.Offering
-    geom = select(Offering.geom).where(Offering.id == offering_id).scalar_subquery()
-    on = today()
-    query = (select(Demand.id).outerjoin(Enterprise, Enterprise.uscc == Demand.enterprise_uscc)
-             .where(*_offering_demand_clauses(offering, o.park_id, geom, on)))
-    if offering.min_tier is not Tier.none:
-        consortia = session.scalars(query.with_only_columns(Demand.consortium_id).distinct()
-                                    .where(Demand.consortium_id.is_not(None))).all()
-        tiers = enterprises.consortium_tiers(session, consortia, on) if consortia else {}
-        eligible = [c for c, t in tiers.items() if t.rank >= offering.min_tier.rank]
-        query = query.where(or_(Demand.consortium_id.is_(None),
-                                Demand.consortium_id.in_(eligible)))
-    return query
+    found = pairs.land_pairs(session, offering_ids=[offering_id], on=today(), priority=False)
+    return select(Demand.id).where(Demand.id == any_(pairs.id_array("demand_ids",
+                                                                    found.demand_id)))
 
 
 def demands_taking_listing(session: Session, listing_id: int):
