@@ -78,10 +78,6 @@ class LandPairs:
     def __len__(self) -> int:
         return len(self.demand_id)
 
-    def take(self, keep: np.ndarray) -> LandPairs:
-        return LandPairs(self.demand_id[keep], self.offering_id[keep], self.tier_rank[keep],
-                         self.cents[keep], self.distance_km[keep])
-
 
 def id_array(name: str, values) -> BindParameter:
     """A bigint[] parameter: with one custom plan per query, PostgreSQL hashes ``= ANY`` of it."""
@@ -231,8 +227,9 @@ def land_pairs(session: Session, *, offering_ids: list[int], demand_ids: list[in
     return LandPairs(wants.id[of], offers.id[at], wants.tier_rank[of], cents, distance)
 
 
-def _column(values, dtype=np.float64) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=dtype)
+def _column(values) -> np.ndarray:
+    """Numbers (NUMERIC or None) as floats, None as NaN."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
 @dataclass(frozen=True)
