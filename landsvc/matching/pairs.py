@@ -142,14 +142,14 @@ def pairs_query(on: date, *, offering_ids: list[int],
     side's spatial index: the named demands when they are fewer than the offerings, else the
     offerings (one offering's candidates among all open demands)."""
     if demand_ids is not None and len(demand_ids) <= len(offering_ids):
-        d = aliased(Demand, select(Demand).where(Demand.id == any_(id_array("demand_ids", demand_ids)))
-                    .cte("scoped_demand").prefix_with("MATERIALIZED"))
+        named = select(Demand).where(Demand.id == any_(id_array("demand_ids", demand_ids)))
+        d = aliased(Demand, named.cte("scoped_demand").prefix_with("MATERIALIZED"))
         o, scope = Offering, [Offering.id == any_(id_array("offering_ids", offering_ids))]
     else:
         d = Demand
-        o = aliased(Offering, select(Offering)
-                    .where(Offering.id == any_(id_array("offering_ids", offering_ids)))
-                    .cte("scoped_offering").prefix_with("MATERIALIZED"))
+        named = select(Offering).where(Offering.id == any_(id_array("offering_ids",
+                                                                    offering_ids)))
+        o = aliased(Offering, named.cte("scoped_offering").prefix_with("MATERIALIZED"))
         scope = [] if demand_ids is None else [
             Demand.id == any_(id_array("demand_ids", demand_ids))]
     no_point, no_polygon = d.near_point.is_(None), d.within_geom.is_(None)
@@ -337,22 +337,25 @@ def _score(session: Session, o: _OfferingFacts, at: np.ndarray, d: _DemandFacts,
     has_low, has_high = ~np.isnan(low), ~np.isnan(high)
     radius = d.radius_km[of]
     located = ~np.isnan(distance) & ~np.isnan(radius) & (radius != 0)
-    fits = {
-        "location": np.where(located, scoring.near(distance, radius),
-                             np.where(d.constrained[of], 1.0, neutral)),
-        "area": np.select([has_low & has_high, has_low, has_high],
-                          [scoring.centred(area, low, high), scoring.above(area, low),
-                           scoring.below(area, high)], neutral),
-        "price": _price_fit(o.price[at], d.max_price[of], o.rent[at], d.max_rent[of]),
-        "term": np.where(np.isnan(d.term[of]) | np.isnan(o.term[at]), neutral,
-                         scoring.term_ratio(o.term[at], d.term[of])),
-        "industry": _industry_fit(o, at, d, of),
-        "servicing": np.where(o.park[at] == 0, 0.0, scoring.services_share(o.services[at])),
-    }
+    # every branch is computed, the ones not chosen may divide by zero or NaN
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fits = {
+            "location": np.where(located, scoring.near(distance, radius, np),
+                                 np.where(d.constrained[of], 1.0, neutral)),
+            "area": np.select(
+                [has_low & has_high, has_low, has_high],
+                [np.where(low == high, 1.0, scoring.centred(area, low, high, np)),
+                 scoring.above(area, low, np), scoring.below(area, high, np)], neutral),
+            "price": _price_fit(o.price[at], d.max_price[of], o.rent[at], d.max_rent[of]),
+            "term": np.where(np.isnan(d.term[of]) | np.isnan(o.term[at]), neutral,
+                             scoring.term_ratio(o.term[at], d.term[of], np)),
+            "industry": _industry_fit(o, at, d, of),
+            "servicing": np.where(o.park[at] == 0, 0.0, scoring.services_share(o.services[at], np)),
+        }
     weights = _weights(session, o)
     cents = np.zeros(len(at), dtype=np.int64)
     for criterion, fit in fits.items():
-        cents += scoring.contribution_cents(weights[criterion][at], fit).astype(np.int64)
+        cents += scoring.contribution_cents(weights[criterion][at], fit, np).astype(np.int64)
     return cents
 
 
@@ -360,7 +363,8 @@ def _price_fit(price, max_price, rent, max_rent) -> np.ndarray:
     """The mean of the price parts that apply (land price, annual rent), as ``price_fit``."""
     has_price = ~np.isnan(price) & ~np.isnan(max_price)
     has_rent = ~np.isnan(rent) & ~np.isnan(max_rent)
-    by_price, by_rent = scoring.under_budget(price, max_price), scoring.under_budget(rent, max_rent)
+    by_price = scoring.under_budget(price, max_price, np)
+    by_rent = scoring.under_budget(rent, max_rent, np)
     return np.select([has_price & has_rent, has_price, has_rent],
                      [(by_price + by_rent) / 2, by_price, by_rent], scoring.NEUTRAL)
 

@@ -6,9 +6,10 @@ SQL returned, and gets back a score and its reasons. The weights are a policy
 to 100, and each contribution (weight × fit) is rounded to 0.01 first and the score is the sum
 of the rounded contributions, so the reasons always add up to the score exactly.
 
-Each fit's formula is written once, on numpy values (:func:`near`, :func:`centred`, …): the
-functions below apply it to one candidate and explain it; :mod:`landsvc.matching.pairs`
-applies it to millions of pairs at once, with bit-for-bit the same result.
+Each fit's formula is written once (:func:`near`, :func:`centred`, …), for numbers or, with
+``xp=numpy``, for arrays: the functions below apply it to one candidate and explain it;
+:mod:`landsvc.matching.pairs` applies it to millions of pairs at once, with bit-for-bit the
+same result.
 
 A criterion the demand does not state counts half (``NEUTRAL``): nothing speaks for or
 against the candidate, and a demand that states nothing cannot outrank one that does.
@@ -16,10 +17,9 @@ against the candidate, and a demand that states nothing cannot outrank one that 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-
-import numpy as np
 
 from landsvc.policies.service import register
 
@@ -61,9 +61,20 @@ class Fit:
     note: str
 
 
-def contribution_cents(weight, fit):
-    """weight × fit (the fit clipped to 0–1) in cents, rounded half up; a number or arrays."""
-    return np.floor(weight * np.clip(fit, 0.0, 1.0) * 100 + 0.5)
+class Scalars:
+    """The few array operations the formulas use, for plain numbers (a numpy call on one
+    number costs microseconds; the formulas run for every candidate). On finite floats each
+    gives exactly what numpy's gives."""
+
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+    floor = staticmethod(math.floor)
+
+
+def contribution_cents(weight, fit, xp=Scalars):
+    """weight × fit (the fit clipped to 0–1) in cents, rounded half up: on numbers, or on
+    arrays with ``xp=numpy``."""
+    return xp.floor(weight * xp.minimum(1.0, xp.maximum(0.0, fit)) * 100 + 0.5)
 
 
 def scaled_weights(weights: MatchingWeights) -> dict[str, float]:
@@ -82,65 +93,50 @@ def explain(weights: MatchingWeights, fits: Sequence[Fit]) -> tuple[float, list[
     reasons, score = [], 0
     for f in fits:
         fit = min(1.0, max(0.0, f.fit))
-        cents = int(contribution_cents(scaled[f.criterion], fit))
+        cents = contribution_cents(scaled[f.criterion], fit)
         score += cents
         reasons.append({"criterion": f.criterion, "criterion_label": LABELS[f.criterion],
                         "value": f.value, "fit": round(fit, 4),
-                        "weight": int(contribution_cents(scaled[f.criterion], 1.0)) / 100,
+                        "weight": contribution_cents(scaled[f.criterion], 1.0) / 100,
                         "contribution": cents / 100, "note": f.note})
     return score / 100, reasons
 
 
-# -- the formulas, on a number or on arrays (division by zero never selected) ------------
-def _quiet(formula):
-    def wrapped(*args):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return formula(*(np.asarray(a, dtype=np.float64) for a in args))
-    wrapped.__doc__ = formula.__doc__
-    return wrapped
-
-
-@_quiet
-def near(distance_km, radius_km):
+# -- the formulas: on numbers, or on arrays with ``xp=numpy`` --------------------------------
+def near(distance_km, radius_km, xp=Scalars):
     """1 at the point, falling linearly to 0.5 at the radius."""
-    return 1 - 0.5 * np.minimum(1.0, distance_km / radius_km)
+    return 1 - 0.5 * xp.minimum(1.0, distance_km / radius_km)
 
 
-@_quiet
-def centred(area, low, high):
-    """1 at the middle of the range, 0.5 at either end (1 for a range of one value)."""
+def centred(area, low, high, xp=Scalars):
+    """1 at the middle of the range (low < high), 0.5 at either end."""
     middle, half = (low + high) / 2, (high - low) / 2
-    return np.where(half == 0, 1.0, 1 - 0.5 * np.minimum(1.0, np.abs(area - middle) / half))
+    return 1 - 0.5 * xp.minimum(1.0, abs(area - middle) / half)
 
 
-@_quiet
-def above(area, low):
+def above(area, low, xp=Scalars):
     """Only a minimum: 1 at it, less the more the area exceeds it."""
-    return np.minimum(1.0, low / area)
+    return xp.minimum(1.0, low / area)
 
 
-@_quiet
-def below(area, high):
+def below(area, high, xp=Scalars):
     """Only a maximum: the closer to it, the better."""
-    return np.minimum(1.0, area / high)
+    return xp.minimum(1.0, area / high)
 
 
-@_quiet
-def under_budget(price, budget):
+def under_budget(price, budget, xp=Scalars):
     """1 when free, 0.5 at the budget."""
-    return 1 - 0.5 * np.minimum(1.0, price / budget)
+    return 1 - 0.5 * xp.minimum(1.0, price / budget)
 
 
-@_quiet
-def term_ratio(offered, wanted):
+def term_ratio(offered, wanted, xp=Scalars):
     """The shorter term over the longer."""
-    return np.minimum(offered, wanted) / np.maximum(offered, wanted)
+    return xp.minimum(offered, wanted) / xp.maximum(offered, wanted)
 
 
-@_quiet
-def services_share(count):
+def services_share(count, xp=Scalars):
     """A quarter for each service, up to four."""
-    return np.minimum(1.0, count / 4)
+    return xp.minimum(1.0, count / 4)
 
 
 # -- one fit per criterion ----------------------------------------------------------------
@@ -149,7 +145,7 @@ def location_fit(distance_km: float | None, radius_km: float | None, *,
     """Near a point: 1 at the point, falling linearly to 0.5 at the radius. Inside the
     districts, parks or polygon asked for: 1. No place asked for: neutral."""
     if distance_km is not None and radius_km:
-        return Fit("location", float(near(distance_km, radius_km)), round(distance_km, 2),
+        return Fit("location", near(distance_km, radius_km), round(distance_km, 2),
                    f"距需求中心 {distance_km:.2f} km（半径 {radius_km:g} km）")
     if constrained:
         return Fit("location", 1.0, None, "位于需求指定的区域内")
@@ -161,13 +157,14 @@ def area_fit(area: float, low: float | None, high: float | None) -> Fit:
     less the more land exceeds it (min/area). Only a maximum: area/max. Neither: neutral."""
     shown = round(area, 2)
     if low is not None and high is not None:
-        return Fit("area", float(centred(area, low, high)), shown, f"面积 {area:,.2f} ㎡，需求 {low:,.2f}–{high:,.2f} ㎡，"
+        fit = 1.0 if low == high else centred(area, low, high)
+        return Fit("area", fit, shown, f"面积 {area:,.2f} ㎡，需求 {low:,.2f}–{high:,.2f} ㎡，"
                                        f"居中得满分")
     if low is not None:
-        return Fit("area", float(above(area, low)), shown,
+        return Fit("area", above(area, low), shown,
                    f"面积 {area:,.2f} ㎡，需求至少 {low:,.2f} ㎡，超出越多得分越低")
     if high is not None:
-        return Fit("area", float(below(area, high)), shown,
+        return Fit("area", below(area, high), shown,
                    f"面积 {area:,.2f} ㎡，需求至多 {high:,.2f} ㎡，越接近上限得分越高")
     return Fit("area", NEUTRAL, shown, f"面积 {area:,.2f} ㎡，需求未限定面积，按中性计分")
 
@@ -177,7 +174,7 @@ def price_fit(prices: Sequence[tuple[str, float, float]]) -> Fit:
     budget: 0.5); several: their mean. None applies: neutral."""
     if not prices:
         return Fit("price", NEUTRAL, None, "需求未设与之相应的预算，按中性计分")
-    parts = [float(under_budget(price, budget)) for _, price, budget in prices]
+    parts = [under_budget(price, budget) for _, price, budget in prices]
     note = "；".join(f"{label} {price:,.2f}，预算 {budget:,.2f}（{price / budget:.0%}）"
                     for label, price, budget in prices)
     return Fit("price", sum(parts) / len(parts), round(prices[0][1], 2), note)
@@ -189,7 +186,7 @@ def term_fit(offered: int | None, wanted: int | None) -> Fit:
         return Fit("term", NEUTRAL, offered, "需求未说明年期，按中性计分")
     if offered is None:
         return Fit("term", NEUTRAL, None, f"需求 {wanted} 年，对方未标明年期，按中性计分")
-    return Fit("term", float(term_ratio(offered, wanted)), offered, f"提供 {offered} 年，需求 {wanted} 年")
+    return Fit("term", term_ratio(offered, wanted), offered, f"提供 {offered} 年，需求 {wanted} 年")
 
 
 def industry_fit(code: str | None, park_id: int | None, leading: Sequence[str] | None) -> Fit:
@@ -222,7 +219,7 @@ def land_servicing_fit(park_id: int | None, services: Sequence[str] | None) -> F
         return Fit("servicing", 0.0, 0, "不在园区内，无园区配套")
     services = list(services or [])
     shown = "、".join(services[:4]) if services else "无"
-    return Fit("servicing", float(services_share(len(services))), len(services),
+    return Fit("servicing", services_share(len(services)), len(services),
                f"园区 {park_id} 配套 {len(services)} 项：{shown}")
 
 

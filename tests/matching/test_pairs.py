@@ -38,8 +38,8 @@ def found_pairs(session, offering_ids, demand_ids=None, priority=True) -> set[tu
 
 @pytest.mark.parametrize("first", ["demands", "offerings"])
 @pytest.mark.parametrize(("body", "inside", "outside"), FILTERS)
-def test_each_hard_filter_in_both_query_shapes(client, tokens, offer, me, session, body, inside,  # noqa: F811
-                                               outside, first):
+def test_each_hard_filter_in_both_query_shapes(
+        client, tokens, offer, me, session, body, inside, outside, first):  # noqa: F811
     good, bad = offer(**inside), offer(**outside)
     did = demand(client, tokens["enterprise"], **body).json()["id"]
     # one named demand is enumerated first; all open demands, the two offerings first
@@ -48,7 +48,8 @@ def test_each_hard_filter_in_both_query_shapes(client, tokens, offer, me, sessio
 
 
 @pytest.mark.parametrize("first", ["demands", "offerings"])
-def test_parks_bid_intentions_and_joint_bidding(client, tokens, offer, me, session, first):  # noqa: F811
+def test_parks_bid_intentions_and_joint_bidding(
+        client, tokens, offer, me, session, first):  # noqa: F811
     park = add_park(session, FUTIAN, side_m=2000)
     in_park, outside, joint = offer(where=FUTIAN), offer(where=east(3)), offer(
         where=east(0.3), joint_bidding_allowed=True)
@@ -69,7 +70,8 @@ def test_parks_bid_intentions_and_joint_bidding(client, tokens, offer, me, sessi
     assert {p for p in got if p[0] == joint_demand} == {(joint_demand, joint)}
 
 
-def test_a_consortium_tier_is_derived_after_the_query(client, tokens, offer, session, me):  # noqa: F811
+def test_a_consortium_tier_is_derived_after_the_query(
+        client, tokens, offer, session, me):  # noqa: F811
     enterprise(session, OTHER, "none")
     srdi_only = offer(min_tier="srdi_sme", joint_bidding_allowed=True)
     r = client.post("/api/v1/consortia", headers=tokens["admin"], json={
@@ -81,7 +83,8 @@ def test_a_consortium_tier_is_derived_after_the_query(client, tokens, offer, ses
     assert joint not in {d for d, _ in found_pairs(session, [srdi_only], [joint])}
 
 
-def test_srdi_priority_keeps_srdi_tiers_while_any_is_there(client, tokens, offer, session, me):  # noqa: F811
+def test_srdi_priority_keeps_srdi_tiers_while_any_is_there(
+        client, tokens, offer, session, me):  # noqa: F811
     enterprise(session, OTHER, "innovative_sme")
     labelled = offer(srdi_priority=True)
     mine = demand(client, tokens["enterprise"]).json()["id"]
