@@ -1,6 +1,7 @@
 """Every ORM model, imported once so that Base.metadata knows all tables."""
 
 from landsvc.allocations.models import Allocation
+from landsvc.approvals.models import ApprovalCase, ApprovalEvent
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demands.models import Demand
 from landsvc.districts.models import City, District, DistrictPart
@@ -13,7 +14,7 @@ from landsvc.parks.models import Park
 from landsvc.policies.models import PolicySetting
 from landsvc.tokens.models import ApiToken
 
-__all__ = ["Allocation", "ApiToken", "Building", "BuildingUnit", "City", "Consortium",
+__all__ = ["Allocation", "ApiToken", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
            "Listing", "Notification", "Offering", "Parcel", "Park", "PolicySetting",
