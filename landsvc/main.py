@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from landsvc import __version__, errors, logs
 from landsvc.allocations.router import router as allocations_router
+from landsvc.approvals.router import router as approvals_router
 from landsvc.buildings.router import router as buildings_router
 from landsvc.config import Settings, get_settings
 from landsvc.db import SessionDep
@@ -29,6 +30,7 @@ from landsvc.ogcapi.router import ReadOnlyCors
 from landsvc.ogcapi.router import router as ogcapi_router
 from landsvc.parcels.router import router as parcels_router
 from landsvc.parks.router import router as parks_router
+from landsvc.quota.router import router as quota_router
 from landsvc.webmaps.router import ASSETS_URL as MAP_ASSETS_URL
 from landsvc.webmaps.router import assets as map_assets
 from landsvc.webmaps.router import router as webmaps_router
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demands_router)
     app.include_router(allocations_router)
     app.include_router(notifications_router)
+    app.include_router(approvals_router)
+    app.include_router(quota_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")

@@ -1,8 +1,11 @@
 """Every domain's configurable rules, imported once so that the policy registry knows them all
 (as :mod:`landsvc.models` does for tables)."""
 
+from landsvc.approvals.clock import DeadlineRules
 from landsvc.buildings.rules import SplitTransferRules
 from landsvc.matching.scoring import MatchingWeights
 from landsvc.offerings.rules import OfferingRules
+from landsvc.quota.service import QuotaRules
 
-__all__ = ["MatchingWeights", "OfferingRules", "SplitTransferRules"]
+__all__ = ["DeadlineRules", "MatchingWeights", "OfferingRules", "QuotaRules",
+           "SplitTransferRules"]
