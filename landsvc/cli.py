@@ -432,6 +432,8 @@ def demo_load(
 
 notifications_app = typer.Typer(help="精准推送：webhook 投递", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
+audit_app = typer.Typer(help="审批记录（只追加、哈希链）", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 @notifications_app.command("deliver")
@@ -463,3 +465,32 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """核对全部审批记录：逐条重算哈希、检查哈希链与序号。完好退出 0，发现问题退出 1。"""
+    from landsvc.approvals.audit import count_events, verify
+    from landsvc.db import session_scope
+
+    err = Console(stderr=True)
+    read = 0
+
+    def seen(done: int) -> None:
+        nonlocal read
+        read = done
+        bar.update(task, completed=done)
+
+    columns = (TextColumn("核对审批记录"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar, session_scope() as session:
+        task = bar.add_task("verify", total=count_events(session))
+        problems = verify(session, progress=seen)
+    cases = len({p.case_id for p in problems})
+    if not problems:
+        typer.echo(f"已核对 {read} 条审批记录：内容、哈希链与序号完好")
+        return
+    typer.echo(f"已核对 {read} 条审批记录：发现 {len(problems)} 处问题，涉及 {cases} 个案件")
+    for problem in problems:
+        typer.echo(str(problem))
+    raise typer.Exit(1)

@@ -22,16 +22,20 @@ from sqlalchemy.orm import Session
 
 from landsvc.access import OPERATOR
 from landsvc.allocations.service import create_allocation
+from landsvc.approvals.service import file_case, transition
 from landsvc.buildings.service import create_building
 from landsvc.buildings.split import define_unit, transfer_unit
 from landsvc.demands.service import create_demand
+from landsvc.enterprises.models import Enterprise
 from landsvc.enterprises.service import create_consortium, create_enterprise
 from landsvc.enterprises.tiers import USCC_ALPHABET, uscc_check_character
+from landsvc.fields import today
 from landsvc.listings.service import create_listing, transition_listing
 from landsvc.offerings.models import SupplyMode
 from landsvc.offerings.service import create_offering, transition_offering
 from landsvc.parcels.models import Parcel, ParcelStatus
 from landsvc.parks.service import count_parks, create_park
+from landsvc.quota.service import allocate, create_pool
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
         return {}
     rng = np.random.default_rng(seed)
     counts = {"parks": 0, "enterprises": 0, "demands": 0, "offerings": 0, "buildings": 0,
-              "listings": 0, "units": 0, "allocation_drafts": 0}
+              "listings": 0, "units": 0, "allocation_drafts": 0, "approval_cases": 0,
+              "quota_pools": 0}
     centres = []
     for park in PARKS:
         centre = _busiest_point(session, park.district)
@@ -113,6 +118,7 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
         create_allocation(session=session, jurisdiction="44", offering_ids=None,
                           demand_ids=None, principal=OPERATOR)
         counts["allocation_drafts"] = 1
+        counts["approval_cases"], counts["quota_pools"] = _approvals(session)
     return counts
 
 
@@ -289,6 +295,54 @@ ENTERPRISES = [  # per park: (name suffix, tier, industry, what they need)
     ("机械配件", "none", "C3484", ["premises"]),
 ]
 """Four enterprises a park, one of each tier, with the kind of space each looks for."""
+
+
+APPROVAL_PATHS = [  # a case in each status: the steps after filing that bring it there
+    ("submitted", []), ("accepted", ["accept"]), ("under_review", ["accept", "start_review"]),
+    ("returned", ["accept", "return"]), ("approved", ["accept", "start_review", "approve"]),
+    ("rejected", ["accept", "start_review", "reject"]), ("withdrawn", ["withdraw"]),
+]
+STEP_COMMENTS = {"accept": "材料齐全，予以受理", "start_review": "审查完毕，提请决定",
+                 "return": "请补充项目投资强度与产出效益测算", "approve": "符合供地条件，予以批准",
+                 "reject": "项目不符合园区产业定位", "withdraw": "企业调整投资计划，撤回申请"}
+
+
+def _approvals(session: Session) -> tuple[int, int]:
+    """Approval cases in every status on both channels (a little giant's on the green one, a
+    tier-none enterprise's on the standard one), filed weeks ago with steps four days apart,
+    so that some are overdue; and a provincial quota pool part-used by the approved little
+    giant's case."""
+    on = today()
+    giants = session.scalars(select(Enterprise.uscc).where(
+        Enterprise.tier == "little_giant", Enterprise.evaluation_grade.in_(["A", "B"]),
+        Enterprise.tier_valid_to >= on).order_by(Enterprise.uscc)).all()
+    others = session.scalars(select(Enterprise.uscc).where(Enterprise.tier == "none")
+                             .order_by(Enterprise.uscc)).all()
+    parcels = session.scalars(select(Parcel.id).where(Parcel.status == ParcelStatus.available)
+                              .order_by(Parcel.id).limit(2 * len(APPROVAL_PATHS))).all()
+    if not giants or not others or len(parcels) < 2 * len(APPROVAL_PATHS):
+        return 0, 0
+    approved_giant = None
+    for n, (status, steps) in enumerate(APPROVAL_PATHS):
+        for k, uscc in enumerate((giants[n % len(giants)], others[n % len(others)])):
+            filed = on - timedelta(days=36 - 3 * n)
+            case = file_case(session=session, principal=OPERATOR, values={
+                "applicant_uscc": uscc, "parcel_id": parcels[2 * n + k],
+                "project_name": f"{'高端装备' if k == 0 else '配套加工'}产业化项目（示例 {n + 1}）",
+                "investment_wan": 8000 + 1500 * n, "industry_code": "C34", "filed_on": filed})
+            day = filed
+            for action in steps:
+                day = min(on, day + timedelta(days=4))
+                transition(session=session, case_id=case["id"], action=action, on=day,
+                           comment=STEP_COMMENTS[action], principal=OPERATOR)
+            if status == "approved" and k == 0:
+                approved_giant = case
+    pool = create_pool(session=session, principal=OPERATOR, body={
+        "year": on.year, "scope": "44", "name": f"{on.year} 年度省级先进制造业用地指标（示例）",
+        "total_ha": round(3 * approved_giant["area_ha"] + 5, 4)})
+    allocate(session=session, pool_id=pool["id"], approval_id=approved_giant["id"],
+             principal=OPERATOR)
+    return 2 * len(APPROVAL_PATHS), 1
 
 
 def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]:

@@ -4,10 +4,13 @@ written through the services, so it obeys every rule a bureau's own data does.""
 from sqlalchemy import func, select, text
 
 from landsvc.access import OPERATOR
+from landsvc.approvals.models import ApprovalStatus
+from landsvc.approvals.service import search_cases
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demo import PARKS, STEPS, demo_uscc, load_supply
 from landsvc.enterprises.tiers import uscc_check_character, uscc_well_formed
 from landsvc.listings.models import Listing, ListingKind, ListingStatus
+from landsvc.lists import Page
 from landsvc.matching.service import match_demand
 from landsvc.offerings.models import Offering, OfferingStatus, SupplyMode
 from landsvc.parcels.importing import import_parcels
@@ -63,6 +66,15 @@ def test_demo_supply_covers_every_mode_state_and_kind(session, tmp_path):
 
     draft = session.execute(text("SELECT status, assignments FROM allocation")).one()
     assert draft.status == "draft"
+
+    # Approvals: every status on both channels, some overdue today, a quota pool part-used.
+    cases = set(session.execute(text("SELECT status, channel FROM approval_case")).all())
+    assert cases == {(s, c) for s in ApprovalStatus for c in ("green", "standard")}
+    queue = search_cases(session=session, status=None, channel=None, overdue=True, as_of=None,
+                         page=Page(limit=100), principal=OPERATOR)[0]
+    assert queue and {c["channel"] for c in queue} == {"green", "standard"}
+    pool = session.execute(text("SELECT total_ha, allocated_ha FROM quota_pool")).one()
+    assert 0 < pool.allocated_ha < pool.total_ha
 
     assert load_supply(session=session) == {}  # a second start adds nothing
 

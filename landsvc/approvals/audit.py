@@ -30,9 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -258,32 +255,3 @@ def verify(session: Session, *,
 
 
 # -- the command ------------------------------------------------------------------------
-audit_app = typer.Typer(help="审批记录（只追加、哈希链）", no_args_is_help=True)
-
-
-@audit_app.command("verify")
-def verify_command() -> None:
-    """核对全部审批记录：逐条重算哈希、检查哈希链与序号。完好退出 0，发现问题退出 1。"""
-    from landsvc.db import session_scope
-
-    err = Console(stderr=True)
-    read = 0
-
-    def seen(done: int) -> None:
-        nonlocal read
-        read = done
-        bar.update(task, completed=done)
-
-    columns = (TextColumn("核对审批记录"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar, session_scope() as session:
-        task = bar.add_task("verify", total=count_events(session))
-        problems = verify(session, progress=seen)
-    cases = len({p.case_id for p in problems})
-    if not problems:
-        typer.echo(f"已核对 {read} 条审批记录：内容、哈希链与序号完好")
-        return
-    typer.echo(f"已核对 {read} 条审批记录：发现 {len(problems)} 处问题，涉及 {cases} 个案件")
-    for problem in problems:
-        typer.echo(str(problem))
-    raise typer.Exit(1)

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import shapely
-import typer
 from geoalchemy2 import WKTElement
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
@@ -303,15 +302,10 @@ def committed_case(engine, database_url):
 
 
 def landsvc_audit(*args):
-    """``landsvc audit ...`` as cli.py registers it (app.add_typer(audit_app, name="audit"))."""
-    root = typer.Typer()
-    root.add_typer(audit.audit_app, name="audit")
+    """``landsvc audit ...``, as the installed command runs it."""
+    from landsvc.cli import app
 
-    @root.callback()
-    def main() -> None:
-        """landsvc"""
-
-    return CliRunner().invoke(root, ["audit", *args])
+    return CliRunner().invoke(app, ["audit", *args])
 
 
 def test_cli_verify_exit_codes(committed_case, engine):
