@@ -30,7 +30,7 @@ def list_pools(request: Request, session: SessionDep, principal: PrincipalDep, p
 
 @router.post("/quota-pools", status_code=201, summary="新建用地指标（省级主管部门、管理员）",
              response_model=QuotaPoolRead,
-             responses=responses(401, 403, 409, 413, 422))
+             responses=responses(400, 401, 403, 409, 413, 422))
 def create_pool(session: SessionDep, principal: PrincipalDep, body: QuotaPoolCreate):
     return service.create_pool(session=session, body=body.model_dump(), principal=principal)
 
@@ -44,7 +44,7 @@ def get_pool(session: SessionDep, principal: PrincipalDep, pool_id: int):
 @router.post("/quota-pools/{pool_id}/allocations", status_code=201,
              summary="为已批准的案件分配指标（省级主管部门、管理员）",
              response_model=QuotaAllocationCreated,
-             responses=responses(401, 403, 404, 413, 422) | {
+             responses=responses(400, 401, 403, 404, 413, 422) | {
                  409: {"model": QuotaExceededBody,
                        "description": "案件未批准、已有有效分配，或指标剩余不足（附 remaining_ha）"}})
 def allocate(session: SessionDep, principal: PrincipalDep, pool_id: int,
