@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 
 import psycopg
+from import_vs_ogr2ogr import truncate_cascade
 
 PRD_CITIES = ("4401", "4403", "4404", "4406", "4407", "4412", "4413", "4419", "4420")
 """Guangzhou, Shenzhen, Zhuhai, Foshan, Jiangmen, Zhaoqing, Huizhou, Dongguan, Zhongshan."""
@@ -140,8 +141,8 @@ def generate(dsn: str, *, seed: int, buildings: int, listings: int, enterprises:
 
     timings = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE demand, consortium_member, consortium, enterprise, listing, "
-                     "building_unit, unit_transfer, building RESTART IDENTITY CASCADE")
+        truncate_cascade(conn, "demand, consortium_member, consortium, enterprise, listing, "
+                               "building_unit, unit_transfer, building")
         parcels = conn.execute("SELECT max(id) FROM parcel").fetchone()[0]
         for name, statement, count in (("buildings", BUILDINGS_SQL, buildings),
                                        ("listings", LISTINGS_SQL, listings),

@@ -121,6 +121,21 @@ def sql(dsn: str, statement: str):
         return cur.fetchall() if cur.description else None
 
 
+APPEND_ONLY = ("approval_event", "quota_movement")
+"""Tables whose triggers refuse TRUNCATE (the platform's append-only histories)."""
+
+
+def truncate_cascade(conn: psycopg.Connection, tables: str) -> None:
+    """``TRUNCATE tables RESTART IDENTITY CASCADE`` on a benchmark database, the append-only
+    histories it reaches included: their guard is lifted for this one transaction."""
+    with conn.transaction():
+        for table in APPEND_ONLY:
+            conn.execute(f"ALTER TABLE IF EXISTS {table} DISABLE TRIGGER USER")
+        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        for table in APPEND_ONLY:
+            conn.execute(f"ALTER TABLE IF EXISTS {table} ENABLE TRIGGER USER")
+
+
 def server_cpu_seconds(dsn: str) -> float | None:
     """CPU seconds used so far by the postmaster, its live children and its reaped children.
 

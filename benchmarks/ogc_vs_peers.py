@@ -221,7 +221,8 @@ def prepare_database(args) -> tuple[Database, dict]:
     landsvc = [str(VENV_BIN / "landsvc")]
     for cmd in (["db", "upgrade"], ["geodata", "load"]):
         subprocess.run(landsvc + cmd, env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-    base.sql(db.dsn, "TRUNCATE parcel, offering CASCADE")
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        base.truncate_cascade(conn, "parcel, offering")
     path = base.parcel_file(args.parcels, args.seed)
     start = time.perf_counter()
     subprocess.run(landsvc + ["parcels", "import", str(path)], env=env, check=True, cwd=REPO,
