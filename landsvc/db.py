@@ -115,7 +115,7 @@ def alembic_config(connection=None):
     return config
 
 
-def upgrade_database(revision: str = "head", connection=None) -> None:
+def upgrade_database(revision: str = "heads", connection=None) -> None:
     """Apply Alembic migrations up to ``revision``."""
     from alembic import command
 
