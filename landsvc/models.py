@@ -13,11 +13,12 @@ from landsvc.parcels.models import Parcel
 from landsvc.parks.models import Park
 from landsvc.policies.models import PolicySetting
 from landsvc.quota.models import QuotaAllocation, QuotaMovement, QuotaPool
+from landsvc.rents.models import RentRecord
 from landsvc.tokens.models import ApiToken
 
 __all__ = ["Allocation", "ApiToken", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
            "Listing", "Notification", "Offering", "Parcel", "Park", "PolicySetting",
-           "QuotaAllocation", "QuotaMovement", "QuotaPool",
+           "QuotaAllocation", "QuotaMovement", "QuotaPool", "RentRecord",
            "UnitTransfer", "WebhookDelivery"]

@@ -1,0 +1,1 @@
+"""Rent records (租赁备案): registered factory leases loaded in bulk by bureaus."""
