@@ -1,0 +1,167 @@
+"""The rent-guide map: the page builder (no server) and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import numpy as np
+import pytest
+
+import maps
+from landsvc.districts.service import list_districts
+from maps.rent_guide import (
+    BUILDING_TYPES,
+    NO_DATA,
+    PALETTE,
+    class_breaks,
+    class_of,
+    rent_district_base,
+    rent_guide_map,
+)
+from tests.builders import BAOAN, FUTIAN, HAIZHU, feature, square
+from tests.webmaps.pages import external_urls
+
+MAX_PAGE_BYTES = 1_500_000  # DESIGN.md: the page for all districts weighs at most 1.5 MB
+
+
+def district(adcode, name, city_adcode, city_name, lon, lat, side_m=20_000):
+    return feature(square(lon, lat, side_m), adcode=adcode, name=name,
+                   city_adcode=city_adcode, city_name=city_name)
+
+
+DISTRICTS = [
+    district("440304", "福田区", "440300", "深圳市", *FUTIAN),
+    district("440306", "宝安区", "440300", "深圳市", *BAOAN),
+    district("440105", "海珠区", "440100", "广州市", *HAIZHU),
+]
+
+
+def item(district, building_type, median, p25=None, p75=None, samples=25, source="district",
+         zone=None):
+    return {"zone": zone, "district": district, "building_type": building_type,
+            "median": median, "p25": median - 3 if p25 is None else p25,
+            "p75": median + 4 if p75 is None else p75, "weighted_mean": median,
+            "samples": samples, "source": source, "version": 2, "effective_date": "2026-07-01"}
+
+
+def district_data(html: str) -> dict:
+    """The FeatureCollection the choropleth layers share (``var district_data_… = {…};``)."""
+    found = re.findall(r"var district_data_\w+ = (\{.*\});$", html, re.M)
+    assert len(found) == 1, "the district geometry should be in the page exactly once"
+    return json.loads(found[0])
+
+
+def page(items, districts=DISTRICTS, **kwargs) -> str:
+    kwargs.setdefault("period", "2026H2")
+    return maps.render(rent_guide_map(items, districts, **kwargs))
+
+
+# -- classes ----------------------------------------------------------------------------------
+def test_few_distinct_medians_are_each_their_own_class():
+    assert class_breaks([]) == []
+    assert class_breaks([12.5, 12.5]) == [12.5]
+    assert class_breaks([30.0, 12.5, 20.0, 12.5]) == [12.5, 20.0, 30.0]
+    assert [class_of(v, [12.5, 20.0, 30.0]) for v in (12.5, 20.0, 30.0)] == [0, 1, 2]
+
+
+def _best_partition(values: np.ndarray, k: int) -> list[float]:
+    """Upper bounds of the k contiguous groups of sorted values with the least within-group
+    sum of squares, by trying every cut (the definition of Fisher–Jenks breaks)."""
+    values = np.sort(values)
+    best, best_cost = None, np.inf
+    for cuts in itertools.combinations(range(1, len(values)), k - 1):
+        groups = np.split(values, cuts)
+        cost = sum(((g - g.mean()) ** 2).sum() for g in groups)
+        if cost < best_cost:
+            best, best_cost = [float(g[-1]) for g in groups], cost
+    return best
+
+
+def test_breaks_are_the_fisher_jenks_optimum():
+    medians = np.array([8.2, 9.0, 9.1, 14.0, 15.5, 16.0, 24.0, 25.0, 38.0, 41.0, 58.0])
+    assert class_breaks(list(medians)) == pytest.approx(_best_partition(medians, 5))
+
+
+# -- the page ---------------------------------------------------------------------------------
+def test_layers_tooltips_and_no_data():
+    items = [item("440304", "single_storey", 52.0, samples=40),
+             item("440306", "single_storey", 31.5, source="city_fallback", samples=4),
+             item("440304", "high_rise", 45.0),
+             item("440304", "multi_storey", 99.0, zone="龙岗片区 3")]  # a zone: not drawn
+    html = page(items, version=2, published_at="2026-06-20T09:30:00+08:00",
+                effective_date="2026-07-01", review_number="粤S（2026）001号",
+                boundary_source="省自然资源厅 2025 年行政区划", data_updated="2026-06-20")
+    data = district_data(html)
+    props = {f["properties"]["adcode"]: f["properties"] for f in data["features"]}
+    assert set(props) == {"440304", "440306", "440105"}
+
+    futian, baoan, haizhu = props["440304"], props["440306"], props["440105"]
+    assert futian["name"] == "福田区" and futian["city_name"] == "深圳市"
+    assert futian["single_storey_median"] == "52.00 元/㎡·月"
+    assert futian["single_storey_range"] == "49.00 – 56.00"
+    assert futian["single_storey_samples"] == "40"
+    assert futian["single_storey_source"] == "本区县样本"
+    assert futian["period"] == "2026H2"
+    assert baoan["single_storey_source"] == "样本不足，沿用所属地级市数值"
+    # Three distinct medians on the page -> three classes, in order.
+    assert (baoan["single_storey_class"], futian["high_rise_class"],
+            futian["single_storey_class"]) == ("0", "1", "2")
+    assert futian["multi_storey_median"] == NO_DATA and "multi_storey_class" not in futian
+    for kind in BUILDING_TYPES:
+        assert haizhu[f"{kind}_median"] == NO_DATA
+
+    # One layer per building type in the layer control (radio buttons), city lines on top.
+    control = re.search(r"base_layers : \{(.*?)\}", html, re.S).group(1)
+    assert [json.loads(f'"{n}"') for n in re.findall(r'"([^"]+)" :', control)] == [
+        "单层厂房", "多层厂房", "高层厂房"]
+    assert html.count("addData(district_data_") == 3
+    assert "bringToFront" in html and 'setPrefix("Leaflet")' in html
+
+    for text in ("元/㎡·月", "暂无数据", "2026H2", "第 2 版", "发布于 2026-06-20",
+                 "自 2026-07-01 起执行", "审图号：粤S（2026）001号", "省自然资源厅 2025 年行政区划",
+                 "数据更新日期：2026-06-20", "≤ 31.50", "31.50 – 45.00", "45.00 – 52.00"):
+        assert text in html, text
+    for label in ("区县", "指导价（中位数）", "P25 – P75", "样本数", "期间", "数据来源"):
+        assert f'"{label}"' in html
+    assert PALETTE[0] in html and external_urls(html) == []
+
+
+def test_nothing_published_says_so_and_names_no_review_number():
+    html = page([], period=None)
+    assert "尚未发布租金指导价" in html and "审图号：未配置" in html
+    props = [f["properties"] for f in district_data(html)["features"]]
+    assert all(p[f"{k}_median"] == NO_DATA for p in props for k in BUILDING_TYPES)
+
+
+def test_first_layer_follows_building_type_and_rejects_unknown():
+    html = page([item("440304", "high_rise", 45.0)], building_type="high_rise")
+    shown = re.findall(r"(geo_json_layer_\w+)\.addTo\(map_", html)
+    high_rise = re.findall(r'"\\u9ad8\\u5c42\\u5382\\u623f" : (geo_json_layer_\w+)', html)
+    assert high_rise and high_rise[0] in shown
+    assert len(shown) == 2  # the high-rise layer and the city lines
+    with pytest.raises(ValueError, match="building_type"):
+        page([], building_type="tower")
+
+
+def test_relative_assets_for_static_export():
+    html = page([], assets_url="assets")
+    assert 'src="assets/leaflet/dist/leaflet.js"' in html
+
+
+def test_page_for_every_district_stays_under_budget(session):
+    """All 124 districts, every building type with a guideline: ≤ 1.5 MB of HTML."""
+    districts = list_districts(session=session)
+    assert len(districts) == 124
+    rng = np.random.default_rng(9)
+    items = [item(d["properties"]["adcode"], kind, round(float(rng.uniform(8, 60)), 2),
+                  samples=int(rng.integers(10, 5000)))
+             for d in districts for kind in BUILDING_TYPES]
+    html = page(items, districts=rent_district_base(districts), version=1,
+                published_at="2026-06-20", effective_date="2026-07-01")
+    size = len(html.encode("utf-8"))
+    assert size <= MAX_PAGE_BYTES, f"{size:,} bytes"
+    data = district_data(html)
+    assert len(data["features"]) == 124
+    assert all("single_storey_class" in f["properties"] for f in data["features"])
