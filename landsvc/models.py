@@ -15,10 +15,11 @@ from landsvc.policies.models import PolicySetting
 from landsvc.quota.models import QuotaAllocation, QuotaMovement, QuotaPool
 from landsvc.rents.models import RentRecord
 from landsvc.tokens.models import ApiToken
+from landsvc.utilities.models import UtilityComplaint, UtilityTariff
 
 __all__ = ["Allocation", "ApiToken", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
            "Listing", "Notification", "Offering", "Parcel", "Park", "PolicySetting",
            "QuotaAllocation", "QuotaMovement", "QuotaPool", "RentRecord",
-           "UnitTransfer", "WebhookDelivery"]
+           "UnitTransfer", "UtilityComplaint", "UtilityTariff", "WebhookDelivery"]
