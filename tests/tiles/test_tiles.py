@@ -8,13 +8,13 @@ import math
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from landsvc.districts.models import District
 from landsvc.tiles.router import router as tiles_router
 from landsvc.tiles.service import MAX_ZOOM, MEDIA_TYPE
-from tests.buildings.util import add_park, create_building
 from tests.builders import BAOAN, FUTIAN, HAIZHU, feature, square
+from tests.buildings.util import add_park, create_building
 from tests.offerings.test_rules import VALID
 
 Z = 13
@@ -152,7 +152,6 @@ def test_districts_tile_against_the_table(tiles_client, session):
     west, east = x / n * 360 - 180, (x + 1) / n * 360 - 180
     north = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
     south = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / n))))
-    from sqlalchemy import func
     inside = set(session.scalars(select(District.adcode).where(func.ST_Within(
         District.geom, func.ST_MakeEnvelope(west, south, east, north, 4326)))))
     assert "440304" in inside and inside <= found
