@@ -6,6 +6,7 @@ from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demands.models import Demand
 from landsvc.districts.models import City, District, DistrictPart
 from landsvc.enterprises.models import Consortium, ConsortiumMember, Enterprise
+from landsvc.guidelines.models import GuidelineItem, GuidelineVersion, RentZone
 from landsvc.listings.models import Listing
 from landsvc.notifications.models import Notification, WebhookDelivery
 from landsvc.offerings.models import Offering
@@ -20,6 +21,7 @@ from landsvc.utilities.models import UtilityComplaint, UtilityTariff
 __all__ = ["Allocation", "ApiToken", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
+           "GuidelineItem", "GuidelineVersion", "RentZone",
            "Listing", "Notification", "Offering", "Parcel", "Park", "PolicySetting",
            "QuotaAllocation", "QuotaMovement", "QuotaPool", "RentRecord",
            "UnitTransfer", "UtilityComplaint", "UtilityTariff", "WebhookDelivery"]
