@@ -36,17 +36,20 @@ async def listing_filter(
         ge=0, description="租金上限 元/㎡·月；保障性租赁住房按 每套月租金×套数÷面积 折算")] = None,
     max_rent_per_unit: Annotated[float | None, Query(
         ge=0, description="每套月租金上限 元/套·月（只有保障性租赁住房有，厂房不匹配）")] = None,
+    flag: Annotated[str | None, Query(
+        description="above_guideline：要价高于现行租金指导价 P75 加幅度的招租厂房（局方管辖范围内、管理员）")]
+    = None,
 ) -> service.ListingFilter:
     """The listing filters of the query string."""
     return service.ListingFilter(parse_bbox(bbox), kind, status_, district, park, building_id,
-                                 min_area_m2, max_area_m2, max_rent, max_rent_per_unit)
+                                 min_area_m2, max_area_m2, max_rent, max_rent_per_unit, flag)
 
 
 ListingFilterDep = Annotated[service.ListingFilter, Depends(listing_filter)]
 
 
 @router.get("", summary="房源列表（GeoJSON FeatureCollection；匿名只见招租中）",
-            responses={200: {"model": ListingCollection}} | responses(400, 401, 422))
+            responses={200: {"model": ListingCollection}} | responses(400, 401, 403, 422))
 def list_listings(request: Request, session: SessionDep, principal: PrincipalDep,
                   flt: ListingFilterDep, page: PageDep):
     features, matched = service.search_listings(session=session, flt=flt, page=page,

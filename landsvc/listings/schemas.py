@@ -51,6 +51,24 @@ class ListingTransition(Body):
 
 
 # -- answers (documentation: the service builds them) -------------------------------------
+class ListingGuideline(BaseModel):
+    """The rent guideline in force today for the listing's zone or district and its
+    building's type (元/㎡·月)."""
+
+    median: float
+    p25: float
+    p75: float
+    weighted_mean: float
+    samples: int
+    source: Literal["zone", "district", "city_fallback"]
+    zone: int | None
+    version: int
+    period: str
+    effective_date: str
+    margin_percent: float
+    flag_threshold: float = Field(description="P75 × (1 + margin_percent/100)：要价高于此即标记")
+
+
 class ListingRead(BaseModel):
     building_id: int
     building_name: str
@@ -79,6 +97,8 @@ class ListingRead(BaseModel):
     published_at: str | None
     created_at: str
     updated_at: str
+    guideline: ListingGuideline | None
+    flags: list[Literal["above_guideline"]]
 
 
 class ListingFeature(BaseModel):

@@ -17,6 +17,7 @@ from landsvc.errors import Conflict, InvalidInput, NotFound
 from landsvc.etags import check_if_match, etag
 from landsvc.fields import amount_field, choice_field, count_field, number, text_field
 from landsvc.geo import bbox_clause, feature
+from landsvc.guidelines import service as guidelines
 from landsvc.lifecycle import Lifecycle, move
 from landsvc.listings.models import LandlordKind, Listing, ListingKind, ListingStatus
 from landsvc.notifications import service as notifications
@@ -85,6 +86,9 @@ class ListingFilter:
     """元/㎡·月; housing is compared by its rent per ㎡ (per-unit rent × units / area)."""
     max_rent_per_unit: float | None = None
     """元/套·月; only housing has one, so factories never match it."""
+    flag: str | None = None
+    """``above_guideline``: published factory listings asking more than the guideline's P75
+    plus the margin (bureaus inside their jurisdiction, admins)."""
 
     def clauses(self) -> list[ColumnElement]:
         return [
@@ -117,8 +121,31 @@ _LISTING_BUILDING = Listing.__table__.join(Building.__table__,
 """What a listing search filters: the listing and its building (joined by primary key)."""
 
 
+FLAGS = ("above_guideline",)
+
+
+def _with_guideline():
+    """The listing and its building, with the guideline item in force today (lateral)."""
+    guideline = guidelines.listing_guideline(Building)
+    return _LISTING_BUILDING.outerjoin(guideline, true()), guideline
+
+
+def _above_guideline(guideline) -> ColumnElement:
+    """A published factory listing asking more than P75 × (1 + margin/100)."""
+    return and_(Listing.status == ListingStatus.published, Listing.kind.in_(FACTORY_KINDS),
+                guideline.c.g_p75.is_not(None),
+                Listing.rent_yuan_per_m2_month
+                > guideline.c.g_p75 * (1 + guideline.c.g_margin_percent / 100))
+
+
+def _read(guideline):
+    return (*_READ_COLUMNS, *guideline.c,
+            _above_guideline(guideline).label("above_guideline"))
+
+
 def read_query():
-    return (select(*_READ_COLUMNS).select_from(_LISTING_BUILDING)
+    joined, guideline = _with_guideline()
+    return (select(*_read(guideline)).select_from(joined)
             .join(District, District.adcode == Building.district))
 
 
@@ -152,6 +179,8 @@ def as_feature(row) -> dict[str, Any]:
         "published_at": row.published_at.isoformat() if row.published_at else None,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
+        "guideline": guidelines.guideline_json(row),
+        "flags": ["above_guideline"] if row.above_guideline else [],
     })
 
 
@@ -159,9 +188,27 @@ def search_listings(*, session: Session, flt: ListingFilter, page: lists.Page,
                     principal: Principal | None) -> tuple[list[dict], lists.Matched]:
     """One page of listings as Features (by id), and how many match in all."""
     where = and_(*flt.clauses(), visible(principal))
-    rows, matched = lists.fetch_page(session, read_query().order_by(Listing.id), where=where,
-                                     page=page, count_from=_LISTING_BUILDING)
+    joined, guideline = _with_guideline()
+    query = (select(*_read(guideline)).select_from(joined)
+             .join(District, District.adcode == Building.district))
+    count_from = _LISTING_BUILDING
+    if flt.flag is not None:
+        where = and_(where, _flag_clause(flt.flag, guideline, principal))
+        count_from = joined
+    rows, matched = lists.fetch_page(session, query.order_by(Listing.id), where=where,
+                                     page=page, count_from=count_from)
     return [as_feature(row) for row in rows], matched
+
+
+def _flag_clause(flag: str, guideline, principal: Principal | None) -> ColumnElement:
+    """``?flag=``: a supervision list, for bureaus (their jurisdiction only) and admins."""
+    if flag not in FLAGS:
+        raise InvalidInput(f"flag: 应为 {'、'.join(FLAGS)}，收到 {flag[:30]!r}",
+                           code="invalid_value")
+    principal = access.require_role(principal, Role.bureau, Role.admin)
+    scope = (lists.adcode_prefix_clause(Building.district, principal.jurisdiction)
+             if principal.role is Role.bureau else true())
+    return and_(scope, _above_guideline(guideline))
 
 
 def get_listing(*, session: Session, listing_id: int,
