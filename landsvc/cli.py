@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from landsvc.config import get_settings
 from landsvc.errors import LandsvcError
+from landsvc.rents.cli import rents_app
 
 app = typer.Typer(help="landsvc — 广东专精特新企业用地保障平台", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -434,6 +435,7 @@ notifications_app = typer.Typer(help="精准推送：webhook 投递", no_args_is
 app.add_typer(notifications_app, name="notifications")
 audit_app = typer.Typer(help="审批记录（只追加、哈希链）", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(rents_app, name="rents")
 
 
 @notifications_app.command("deliver")

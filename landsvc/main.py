@@ -23,6 +23,7 @@ from landsvc.db import SessionDep
 from landsvc.demands.router import router as demands_router
 from landsvc.districts.router import router as districts_router
 from landsvc.enterprises.router import router as enterprises_router
+from landsvc.guidelines.router import router as guidelines_router
 from landsvc.listings.router import router as listings_router
 from landsvc.notifications.router import router as notifications_router
 from landsvc.offerings.router import router as offerings_router
@@ -31,6 +32,9 @@ from landsvc.ogcapi.router import router as ogcapi_router
 from landsvc.parcels.router import router as parcels_router
 from landsvc.parks.router import router as parks_router
 from landsvc.quota.router import router as quota_router
+from landsvc.rents.router import router as rents_router
+from landsvc.tiles.router import router as tiles_router
+from landsvc.utilities.router import router as utilities_router
 from landsvc.webmaps.router import ASSETS_URL as MAP_ASSETS_URL
 from landsvc.webmaps.router import assets as map_assets
 from landsvc.webmaps.router import router as webmaps_router
@@ -150,6 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications_router)
     app.include_router(approvals_router)
     app.include_router(quota_router)
+    app.include_router(rents_router)
+    app.include_router(guidelines_router)
+    app.include_router(utilities_router)
+    app.include_router(tiles_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")

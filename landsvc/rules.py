@@ -3,9 +3,12 @@
 
 from landsvc.approvals.clock import DeadlineRules
 from landsvc.buildings.rules import SplitTransferRules
+from landsvc.guidelines.rules import GuidelineRules
 from landsvc.matching.scoring import MatchingWeights
 from landsvc.offerings.rules import OfferingRules
 from landsvc.quota.service import QuotaRules
+from landsvc.rents.rules import RentRules
+from landsvc.utilities.rules import UtilityRules
 
-__all__ = ["DeadlineRules", "MatchingWeights", "OfferingRules", "QuotaRules",
-           "SplitTransferRules"]
+__all__ = ["DeadlineRules", "GuidelineRules", "MatchingWeights", "OfferingRules", "QuotaRules",
+           "RentRules", "SplitTransferRules", "UtilityRules"]
