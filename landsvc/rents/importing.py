@@ -117,9 +117,13 @@ def _header(path: Path, encoding: str) -> list[str]:
     return line
 
 
+def _known_names() -> dict[str, str]:
+    return {f: f for f in FIELDS} | {k.lower(): v for k, v in ALIASES.items()}
+
+
 def map_columns(names: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     """``file column -> field`` for the known columns, and the names of the ignored ones."""
-    known = {f: f for f in FIELDS} | {k.lower(): v for k, v in ALIASES.items()}
+    known = _known_names()
     mapping: dict[str, str] = {}
     ignored: list[str] = []
     for name in names:
@@ -201,17 +205,28 @@ def csv_batches(path: Path, progress: Progress | None = None
 
 
 def json_table(rows: list[dict]) -> tuple[pa.Table, list[str]]:
-    """JSON rows as a text table of the known fields; the unknown keys met."""
+    """JSON rows as a text table of the known fields; the unknown keys met. Each row may
+    name its fields in English or by an alias."""
     if len(rows) > MAX_JSON_ROWS:
         raise InvalidInput(f"body: 一次最多 {MAX_JSON_ROWS} 行，更多的请上传 CSV 文件",
                            code="too_many_rows")
-    keys = {k for r in rows for k in r}
-    mapping, ignored = map_columns(sorted(keys))
-    require_columns(mapping.values())
-    columns = {field: pa.array([None if r.get(name) is None else str(r[name]) for r in rows],
-                               pa.string())
-               for name, field in mapping.items()}
-    return pa.table(columns), ignored
+    known = _known_names()
+    values: dict[str, list] = {f: [None] * len(rows) for f in FIELDS}
+    present: set[str] = set()
+    ignored: set[str] = set()
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            field = known.get(key.strip().lower())
+            if field is None:
+                ignored.add(key)
+            elif values[field][i] is not None:
+                raise InvalidInput(f"第 {i} 行 {key}: 字段 {field} 给出了不止一次",
+                                   code="duplicate_column")
+            elif value is not None:
+                values[field][i] = str(value)
+                present.add(field)
+    require_columns(present)
+    return pa.table({f: pa.array(v, pa.string()) for f, v in values.items()}), sorted(ignored)
 
 
 # -- staging ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Shared pieces of the rent-record tests: CSV writing, an app with the router, the
-independent point-in-district lookup."""
+"""Shared pieces of the rent-record tests: CSV writing, a lease, the independent
+point-in-district lookup."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 
 import geopandas as gpd
-import pytest
 import shapely
 
 from landsvc.config import get_settings
@@ -47,13 +46,3 @@ def district_of(lon: float, lat: float) -> str | None:
         _divisions = frame[frame["level"] == "district"].reset_index(drop=True)
     hits = _divisions[_divisions.geometry.contains(shapely.Point(lon, lat))]
     return min(hits["adcode"]) if len(hits) else None
-
-
-@pytest.fixture
-def rents_client(app, client):
-    """The test client, with the rent-records router added until the lead registers it."""
-    from landsvc.rents.router import router
-
-    if not any(getattr(r, "path", "") == "/api/v1/rent-records" for r in app.routes):
-        app.include_router(router)
-    return client
