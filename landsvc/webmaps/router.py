@@ -6,31 +6,38 @@ service checks), never a page.
 
 import logging
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import maps
+from landsvc.config import get_settings
 from landsvc.db import SessionDep
 from landsvc.districts import service as districts
 from landsvc.errors import responses
 from landsvc.lists import Page
+from landsvc.offerings.models import SupplyMode
 from landsvc.parcels import service as parcels
 from landsvc.parcels.models import ParcelStatus
 from landsvc.parcels.router import ParcelFilterDep
+from landsvc.tiles import service as tiles
+from maps.common import MapFacts, TileSource
 
 log = logging.getLogger("landsvc.webmaps")
 
 router = APIRouter(prefix="/maps", tags=["地图 maps"])
 
-MAX_PARCELS = 2000
-"""A page shows at most this many parcels (the first by id); the header says how many match."""
+GEOJSON_LIMIT = 1000
+"""Up to this many matching parcels travel inside the page as GeoJSON; more are drawn from
+vector tiles (``/tiles/parcels/...``) with the same filters."""
 
 ASSETS_URL = maps.ASSETS_URL
 """Where ``main`` mounts :func:`assets`."""
 
 PUBLIC_STATUSES = {s.value: s.label for s in ParcelStatus if s is not ParcelStatus.withdrawn}
+SUPPLY_MODES = {m.value: m.label for m in SupplyMode}
 
 
 class _Assets(StaticFiles):
@@ -61,6 +68,23 @@ def _assets_url(request: Request) -> str:
     return request.scope.get("root_path", "") + ASSETS_URL
 
 
+def _root(request: Request) -> str:
+    return request.scope.get("root_path", "")
+
+
+def facts(updated_at) -> MapFacts:
+    """The page furniture from settings (审图号, boundary source, basemap) and the date of
+    the data shown."""
+    return MapFacts.from_settings(get_settings(), updated_at)
+
+
+def tile_source(request: Request, layer: str, **params) -> TileSource:
+    """Where a page fetches ``layer``'s vector tiles, with the filters in ``params``."""
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    url = f"{_root(request)}/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf" + (f"?{query}" if query else "")
+    return TileSource(url, layer, tiles.LAYERS[layer].min_zoom)
+
+
 @router.get("/parcels", response_class=HTMLResponse, summary="地块地图（HTML 页面）",
             responses=responses(400, 422, html=True))
 def parcels_page(
@@ -68,8 +92,10 @@ def parcels_page(
     session: SessionDep,
     flt: ParcelFilterDep,
 ):
+    """Public: what anonymous callers of the API see. Up to :data:`GEOJSON_LIMIT` matching
+    parcels are embedded; more are drawn from vector tiles."""
     features, matched = parcels.search_parcels(session=session, flt=flt,
-                                               page=Page(MAX_PARCELS, 0), principal=None)
+                                               page=Page(GEOJSON_LIMIT, 0), principal=None)
     filters = {}
     if flt.status:
         filters["状态"] = flt.status.label
@@ -79,10 +105,24 @@ def parcels_page(
         filters["面积 ≥"] = f"{flt.min_area_m2:,.2f} ㎡"
     if flt.max_area_m2 is not None:
         filters["面积 ≤"] = f"{flt.max_area_m2:,.2f} ㎡"
+    sources = {
+        "offerings": tile_source(request, "offerings", district=flt.district),
+        "parks": tile_source(request, "parks", district=flt.district),
+    }
+    tiled = matched.count > GEOJSON_LIMIT
+    if tiled:
+        sources["parcels"] = tile_source(
+            request, "parcels", district=flt.district,
+            status=flt.status.value if flt.status else None,
+            land_source=flt.land_source.value if flt.land_source else None,
+            min_area_m2=flt.min_area_m2, max_area_m2=flt.max_area_m2)
+    updated = tiles.last_updated(session=session, layers=["parcels", "offerings", "parks"],
+                                 district=flt.district)
     page = maps.parcels_map(
-        features, _district_base(session),
-        number_matched=matched.count, status_labels=PUBLIC_STATUSES, district=flt.district,
-        bbox=flt.bbox,
-        filters=filters, assets_url=_assets_url(request),
+        None if tiled else features, _district_base(session),
+        number_matched=matched.count, status_labels=PUBLIC_STATUSES,
+        supply_mode_labels=SUPPLY_MODES, facts=facts(updated), tiles=sources,
+        district=flt.district, bbox=flt.bbox, filters=filters,
+        assets_url=_assets_url(request),
     )
     return HTMLResponse(maps.render(page))

@@ -11,6 +11,7 @@ import shapely
 
 import maps
 from maps.assets import script_links, stylesheet_links, vendor_packages
+from maps.common import MapFacts, TileSource, credits_html, updated_text
 from maps.parcels import _area, _plot_ratio
 from tests.builders import BAOAN, FUTIAN, HAIZHU, feature, square
 from tests.webmaps.pages import external_urls, layers, linked_urls, parcel_features
@@ -41,7 +42,8 @@ def parcel(code, lon, lat, status="available", **props):
 
 
 def page(parcels, **kwargs) -> str:
-    kwargs.setdefault("number_matched", len(parcels))
+    if "number_matched" not in kwargs:
+        kwargs["number_matched"] = len(parcels)
     return maps.render(maps.parcels_map(parcels, DISTRICTS, status_labels=STATUSES, **kwargs))
 
 
@@ -86,16 +88,21 @@ def test_only_local_links_and_no_cdn():
     assert any("jsdelivr" in url for _, url in folium.Map.default_js)
 
 
-def test_manifest_lists_leaflet_and_the_links_follow_it():
-    (leaflet,) = vendor_packages()
+def test_manifest_lists_leaflet_then_vectorgrid_and_the_links_follow_it():
+    leaflet, vectorgrid = vendor_packages()
     assert leaflet.name == "leaflet" and leaflet.integrity.startswith("sha512-")
-    assert [u for _, u in script_links("/a")] == ["/a/leaflet/dist/leaflet.js"]
+    assert vectorgrid.name == "leaflet.vectorgrid" and vectorgrid.version == "1.3.0"
+    # The plug-in extends L: it must load after Leaflet.
+    assert [u for _, u in script_links("/a")] == [
+        "/a/leaflet/dist/leaflet.js",
+        "/a/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"]
     assert [u for _, u in stylesheet_links("/a")] == ["/a/leaflet/dist/leaflet.css"]
 
 
 def test_missing_assets_are_named(tmp_path):
     assert maps.missing_assets(tmp_path) == [
-        "leaflet/dist/leaflet.css", "leaflet/dist/leaflet.js", "leaflet/dist/images"]
+        "leaflet/dist/leaflet.css", "leaflet/dist/leaflet.js", "leaflet/dist/images",
+        "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"]
 
 
 def test_user_text_cannot_inject_markup():
@@ -156,3 +163,67 @@ def test_area_text(m2, mu, text):
 ])
 def test_plot_ratio_text(low, high, text):
     assert _plot_ratio(low, high) == text
+
+
+# -- vector tiles, credits, basemaps --------------------------------------------------------
+TILES = {"parcels": TileSource("/tiles/parcels/{z}/{x}/{y}.pbf?status=available", "parcels",
+                               10),
+         "offerings": TileSource("/tiles/offerings/{z}/{x}/{y}.pbf", "offerings", 8),
+         "parks": TileSource("/tiles/parks/{z}/{x}/{y}.pbf", "parks", 6)}
+MODES = {"transfer": "出让", "lease": "长期租赁"}
+
+
+def test_many_parcels_are_drawn_from_vector_tiles_not_embedded():
+    html = page(None, number_matched=1_000_000, tiles=TILES, supply_mode_labels=MODES)
+    assert parcel_features(html) == []
+    for source in TILES.values():
+        assert f'L.vectorGrid.protobuf("{source.url}"' in html
+        assert f"minZoom: {source.min_zoom}," in html
+    assert "rendererFactory: L.svg.tile" in html
+    assert "共 1,000,000 宗地块" in html and "放大到第 10 级及以上可见" in html
+    for text in ("供应方式", "出让", "长期租赁", "产业园区", "宗地代码"):
+        assert text in html
+    assert "显示 0 /" not in html
+
+
+def test_few_parcels_are_geojson_with_offerings_and_parks_as_tiles():
+    tiles = {k: v for k, v in TILES.items() if k != "parcels"}
+    html = page([parcel("P-1", *FUTIAN)], tiles=tiles, supply_mode_labels=MODES)
+    assert [f["properties"]["code"] for f in parcel_features(html)] == ["P-1"]
+    assert "/tiles/parcels/" not in html and "/tiles/offerings/" in html
+
+
+def test_every_page_states_date_review_number_boundary_source_and_no_flag():
+    from datetime import UTC, datetime
+    facts = MapFacts(updated_at=datetime(2026, 11, 28, 17, 30, tzinfo=UTC),
+                     review_number="粤S（2026）123号", boundary_source="广东省自然资源厅 2026 版")
+    html = page([], facts=facts)
+    # 17:30 UTC is 01:30 the next day in China (UTC+8).
+    for text in ("数据更新：", "2026-11-29", "审图号：", "粤S（2026）123号", "边界来源：",
+                 "广东省自然资源厅 2026 版"):
+        assert text in html
+    # Leaflet's flag prefix replaced by a plain link (JSON-escaped inside the script).
+    assert 'attributionControl.setPrefix("\\u003ca href=\\"https://leafletjs.com\\"' in html
+    assert "leaflet-attribution-flag" not in html
+    assert "未配置" in page([]) and "暂无数据" in page([])
+
+
+def test_credits_text_is_escaped():
+    text = credits_html(MapFacts(review_number="<b>x</b>", boundary_source="a&b"))
+    assert "<b>x</b>" not in text and "&lt;b&gt;x&lt;/b&gt;" in text and "a&amp;b" in text
+    assert updated_text(None) == "暂无数据"
+
+
+@pytest.mark.parametrize("basemap, key, present, absent", [
+    ("none", "", [], ["openstreetmap.org/{z}", "tianditu.gov.cn"]),
+    ("osm", "", ["tile.openstreetmap.org/{z}/{x}/{y}.png", "OpenStreetMap"], ["tianditu"]),
+    ("tianditu", "K123", ["tianditu.gov.cn/vec_w/wmts", "tianditu.gov.cn/cva_w/wmts",
+                          "tk=K123", "www.tianditu.gov.cn"], ["openstreetmap.org/{z}"]),
+    ("tianditu", "", [], ["tianditu.gov.cn"]),  # no key: no basemap rather than a broken one
+])
+def test_basemap_from_settings(basemap, key, present, absent):
+    html = page([], facts=MapFacts(basemap=basemap, tianditu_key=key))
+    for text in present:
+        assert text in html, text
+    for text in absent:
+        assert text not in html, text

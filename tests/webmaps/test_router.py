@@ -68,13 +68,42 @@ def test_page_agrees_with_the_api(client, seeded):
         assert codes(client, **params) == {f["properties"]["code"] for f in api["features"]}
 
 
-def test_page_says_how_many_of_how_many(client, seeded, monkeypatch):
+def test_page_says_how_many_and_switches_to_tiles_over_the_limit(client, seeded, monkeypatch):
     r = client.get("/maps/parcels", params={"district": "4403"})
     assert "显示 4 / 共 4 宗地块" in r.text and "深圳市（4403）" in r.text
-    monkeypatch.setattr(webmaps, "MAX_PARCELS", 3)
-    r = client.get("/maps/parcels")
-    assert "显示 3 / 共 7 宗地块" in r.text and "仅显示编号最前的 3 宗" in r.text
-    assert parcel_codes(r.text) == ["M-00", "M-01", "M-02"]
+    assert "/tiles/parcels/" not in r.text  # few: embedded, no parcel tiles
+    monkeypatch.setattr(webmaps, "GEOJSON_LIMIT", 3)
+    r = client.get("/maps/parcels", params={"status": "available", "land_source": "stock"})
+    html = r.text
+    # 2 match (M-00, M-05): still embedded.
+    assert sorted(parcel_codes(html)) == ["M-00", "M-05"]
+    html = client.get("/maps/parcels", params={"district": "44", "min_area_m2": 1}).text
+    assert parcel_codes(html) == []  # 7 public parcels > 3: drawn from tiles
+    assert "共 7 宗地块" in html and "按矢量瓦片显示" in html
+    assert 'L.vectorGrid.protobuf("/tiles/parcels/{z}/{x}/{y}.pbf?district=44' in html
+    assert "min_area_m2=1.0" in html
+
+
+def test_every_page_carries_date_review_number_and_source(client, seeded, session,
+                                                          monkeypatch):
+    from sqlalchemy import func, select
+
+    from landsvc.config import get_settings
+    from landsvc.parcels.models import Parcel
+    from maps.common import updated_text
+
+    monkeypatch.setenv("LANDSVC_MAP_REVIEW_NUMBER", "粤S（2026）042号")
+    monkeypatch.setenv("LANDSVC_MAP_BOUNDARY_SOURCE", "测试边界来源")
+    get_settings.cache_clear()
+    try:
+        html = client.get("/maps/parcels", params={"district": "4403"}).text
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    latest = session.scalar(select(func.max(Parcel.updated_at))
+                            .where(Parcel.district.startswith("4403")))
+    assert f"{updated_text(latest)}" in html and "数据更新" in html
+    assert "粤S（2026）042号" in html and "测试边界来源" in html
 
 
 def test_popup_and_legend_in_chinese(client, seeded):
