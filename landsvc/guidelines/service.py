@@ -438,12 +438,13 @@ def search_items(*, session: Session, principal: Principal | None = None,
     rows = session.execute(_item_query().where(*clauses).order_by(
         GuidelineItem.district, GuidelineItem.zone_id, GuidelineItem.building_type)).all()
     items = [_item_json(r) for r in rows]
-    latest = max(rows, key=lambda r: (r.published_at, r.GuidelineItem.version_id),
-                 default=None) if rows else None
+    latest = max(rows, default=None, key=lambda r: (
+        r.published_at.timestamp() if r.published_at else 0.0, r.GuidelineItem.version_id))
     return {
         "items": items,
         "version": latest.GuidelineItem.version_id if latest else None,
-        "effective_date": latest.effective_date.isoformat() if latest else None,
+        "effective_date": latest.effective_date.isoformat()
+        if latest and latest.effective_date else None,
         "period": period_text if period_text else (latest.period if latest else None),
         "published_at": latest.published_at.isoformat() if latest and latest.published_at
         else None,
