@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from landsvc.guidelines.rules import parse_period
 from landsvc.errors import InvalidInput
+from landsvc.guidelines.rules import parse_period
 from tests.builders import BAOAN, FUTIAN, square
 from tests.guidelines.helpers import group, records
 
