@@ -6,24 +6,29 @@ service checks), never a page.
 
 import logging
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import maps
+from landsvc.auth import PrincipalDep
 from landsvc.config import get_settings
 from landsvc.db import SessionDep
+from landsvc.demands import service as demands
 from landsvc.districts import service as districts
-from landsvc.errors import responses
+from landsvc.errors import Conflict, responses
 from landsvc.lists import Page
+from landsvc.matching import service as matching
 from landsvc.offerings.models import SupplyMode
 from landsvc.parcels import service as parcels
 from landsvc.parcels.models import ParcelStatus
 from landsvc.parcels.router import ParcelFilterDep
 from landsvc.tiles import service as tiles
 from maps.common import MapFacts, TileSource
+from maps.demand import demand_map, latest_update
 
 log = logging.getLogger("landsvc.webmaps")
 
@@ -126,3 +131,34 @@ def parcels_page(
         assets_url=_assets_url(request),
     )
     return HTMLResponse(maps.render(page))
+
+
+@router.get(
+    "/demands/{demand_id}", response_class=HTMLResponse, summary="用地需求匹配地图（HTML 页面）",
+    responses=responses(401, 403, 404, 422, html=True),
+)
+def demand_page(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    demand_id: int,
+    kind: Annotated[Literal["offerings", "listings"] | None,
+                    Query(description="匹配供地（offerings）或房源（listings）；缺省按需求类型")] = None,
+    limit: Annotated[int, Query(ge=1, le=matching.MAX_LIMIT, description="显示前几名")] = 10,
+):
+    """The demand's area of interest and its best matches, for whoever may read the demand
+    through the API: its enterprise (or consortium member), a bureau whose jurisdiction it
+    names, an admin. The token comes in the ``Authorization`` header, never in the URL;
+    anonymous callers get 401, and the page is never cached."""
+    demand, _ = demands.get_demand(session=session, demand_id=demand_id, principal=principal)
+    note = None
+    try:
+        items = matching.match_demand(session=session, demand_id=demand_id, kind=kind,
+                                      limit=limit, principal=principal)["items"]
+    except Conflict as exc:  # no longer open: the page still shows what was asked for
+        items, note = [], f"{exc}（不再计算匹配）"
+    page = demand_map(demand, items, _district_base(session),
+                      facts=facts(latest_update(demand, items)), note=note,
+                      assets_url=_assets_url(request))
+    return HTMLResponse(maps.render(page), headers={"Cache-Control": "private, no-store",
+                                                    "Vary": "Authorization"})
