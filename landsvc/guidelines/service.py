@@ -407,7 +407,8 @@ def in_force_clause(version, district, as_of: date | ColumnElement,
             newer.effective_date <= as_of, same_period(newer),
             district.startswith(newer.scope),
             tuple_(newer.effective_date, newer.published_at, newer.id)
-            > tuple_(version.effective_date, version.published_at, version.id)),
+            > tuple_(version.effective_date, version.published_at, version.id),
+        ).correlate_except(newer),
     )
 
 
@@ -479,7 +480,7 @@ def margin_percent(district) -> ColumnElement:
               .where(PolicySetting.name == "guidelines.listing_margin_percent",
                      func.strpos(district, PolicySetting.scope) == 1)
               .order_by(func.length(PolicySetting.scope).desc()).limit(1)
-              .scalar_subquery())
+              .correlate_except(PolicySetting).scalar_subquery())
     return func.coalesce(stored, DEFAULTS.listing_margin_percent)
 
 
@@ -488,7 +489,8 @@ def listing_guideline(building) -> Select:
     district's, for its building type), with the margin in force there."""
     as_of = today()
     zone_covers = exists().where(RentZone.id == GuidelineItem.zone_id,
-                                 func.ST_Covers(RentZone.geom, building.geom))
+                                 func.ST_Covers(RentZone.geom, building.geom)
+                                 ).correlate_except(RentZone)
     return (select(GuidelineItem.median.label("g_median"), GuidelineItem.p25.label("g_p25"),
                    GuidelineItem.p75.label("g_p75"),
                    GuidelineItem.weighted_mean.label("g_weighted_mean"),

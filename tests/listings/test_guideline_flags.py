@@ -6,8 +6,8 @@ import numpy as np
 from sqlalchemy import text
 
 from landsvc.fields import today
-from tests.builders import BAOAN
-from tests.buildings.util import create_building
+from tests.builders import BAOAN, HAIZHU
+from tests.buildings.util import create_building, point
 from tests.guidelines.helpers import group, records
 
 
@@ -67,6 +67,17 @@ def test_guideline_and_flag(client, tokens, session):
                       headers=tokens["enterprise"]).status_code == 403
     assert client.get("/api/v1/listings?flag=above_guideline").status_code == 401
     assert client.get("/api/v1/listings?flag=cheap", headers=tokens["admin"]).status_code == 422
+    # A later version elsewhere (Guangzhou, with a building there) leaves Bao'an's in force
+    create_building(client, tokens["admin"], point(HAIZHU), name="广州厂房")
+    records(session, group(np.random.default_rng(4), 12, district="440105", point=HAIZHU,
+                           building_type="multi_storey", centre=50))
+    gz = client.post("/api/v1/rent-guidelines/compute", json={"period": str(today().year)},
+                     headers=tokens["guangzhou"]).json()
+    client.post(f"/api/v1/rent-guidelines/versions/{gz['id']}/publish",
+                json={"effective_date": today().isoformat()}, headers=tokens["guangzhou"])
+    still = client.get(f"/api/v1/listings/{high['id']}").json()["properties"]
+    assert still["guideline"]["version"] == item["version"]
+    assert still["flags"] == ["above_guideline"]
     # A wider margin for Shenzhen clears the flag
     session.execute(text("INSERT INTO policy_setting (scope, name, value) "
                          "VALUES ('4403', 'guidelines.listing_margin_percent', '60')"))
