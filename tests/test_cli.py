@@ -116,6 +116,7 @@ def test_demo_load_runs_once(engine, database_url):
             for table in guarded:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text("TRUNCATE allocation, unit_transfer, building_unit, listing, building,"
-                              " offering, park, parcel, enterprise, consortium CASCADE"))
+                              " offering, park, parcel, enterprise, consortium, quota_pool"
+                              " CASCADE"))
             for table in guarded:
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
