@@ -22,12 +22,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from psycopg import sql
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from landsvc import access
 from landsvc.access import OPERATOR, Principal
 from landsvc.errors import Conflict, ImportRejected, InvalidInput, UnsupportedMediaType
+from landsvc.ingest import writer
 from landsvc.policies.service import effective
+from landsvc.rents.models import RentRecord
 from landsvc.rents.rules import RentRules
 from landsvc.tokens.models import Role
 
@@ -82,6 +85,10 @@ FLOOR_RANGE = (-5, 200)
 
 READ_BLOCK = 8 << 20
 """Bytes of CSV parsed per batch (about 100,000 rows)."""
+
+BULK_LOAD_MIN_ROWS = 10_000
+"""A file at least this large going into an empty table is loaded as a first, bulk load:
+the table's indexes are built after the rows instead of updated row by row."""
 
 NEAR_COAST_DEGREES = 0.02
 """A point in no district but this close to one (≈2 km, a simplified shoreline) is given
@@ -291,16 +298,19 @@ def _integer(column: str) -> str:
     return f"CASE WHEN {value} ~ '^[+-]?[0-9]{{1,9}}$' THEN {value}::bigint END"
 
 
-def _date(column: str) -> str:
-    """A date as 2026-01-05, 2026/1/5, 2026.1.5 or 2026年1月5日 (a time 00:00[:00] allowed);
-    NULL when it is no calendar day (years 1900–2200)."""
-    # [:] rather than a bare colon: these statements go through text(), where :name binds.
-    pattern = r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?( 0?0[:]00([:]00)?)?$"
-    value = f"btrim(s.{column})"
-    parts = f"regexp_match({value}, '{pattern}')"
-    y, m, d = (f"({parts})[{i}]::int" for i in (1, 2, 3))
-    return (f"CASE WHEN {value} ~ '{pattern}' AND {y} BETWEEN 1900 AND 2200 "
-            f"AND {m} BETWEEN 1 AND 12 "
+def _date_parts(column: str) -> str:
+    """The year, month and day texts of a date column: 2026-01-05, 2026/1/5, 2026.1.5 or
+    2026年1月5日, a time after a space ignored. (``regexp_match`` costs ~60 µs a row here;
+    ``translate`` and a plain ``~`` test a few.)"""
+    value = f"translate(split_part(btrim(s.{column}), ' ', 1), '/.年月日', '----')"
+    return (f"CASE WHEN {value} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}$' "
+            f"THEN string_to_array({value}, '-') END")
+
+
+def _date(parts: str) -> str:
+    """The date of matched ``parts``; NULL when they name no calendar day (years 1900–2200)."""
+    y, m, d = (f"{parts}[{i}]::int" for i in (1, 2, 3))
+    return (f"CASE WHEN {y} BETWEEN 1900 AND 2200 AND {m} BETWEEN 1 AND 12 "
             f"AND {d} BETWEEN 1 AND extract(day from make_date({y}, {m}, 1) "
             f"+ interval '1 month - 1 day') "
             f"THEN make_date({y}, {m}, {d}) END")
@@ -310,7 +320,7 @@ _TYPES = ", ".join(f"('{k}', '{v}')" for k, v in BUILDING_TYPES.items())
 
 _PARSE = f"""
 CREATE TEMP TABLE {_CHECKED} AS
-WITH p AS (
+WITH p0 AS MATERIALIZED (
     SELECT s.idx,
            {_text('contract_no')} AS contract_no,
            {_text('listing_id')} AS listing_raw, {_integer('listing_id')} AS listing_id,
@@ -326,12 +336,16 @@ WITH p AS (
            round({_number('rent_yuan_per_m2_month')}, 2) AS unit_given,
            {_text('rent_yuan_month_total')} AS total_raw,
            round({_number('rent_yuan_month_total')}, 2) AS total_given,
-           {_text('start_date')} AS start_raw, {_date('start_date')} AS start_date,
-           {_text('end_date')} AS end_raw, {_date('end_date')} AS end_date,
+           {_text('start_date')} AS start_raw, {_date_parts('start_date')} AS start_parts,
+           {_text('end_date')} AS end_raw, {_date_parts('end_date')} AS end_parts,
            {_text('registered_date')} AS registered_raw,
-           {_date('registered_date')} AS registered_date
+           {_date_parts('registered_date')} AS registered_parts
     FROM {_STAGE} s
-), g AS (
+), p AS MATERIALIZED (
+    SELECT p0.*, {_date('start_parts')} AS start_date, {_date('end_parts')} AS end_date,
+           {_date('registered_parts')} AS registered_date
+    FROM p0
+), g AS MATERIALIZED (
     SELECT p.*, l.id AS listing_found, b.district AS building_district,
            b.building_type AS building_type_of_listing, l.floor AS listing_floor,
            CASE WHEN p.lon BETWEEN -180 AND 180 AND p.lat BETWEEN -90 AND 90
@@ -520,12 +534,15 @@ def _load(session: Session, tables: Iterable[pa.Table], *, partial: bool,
         raise ImportRejected(
             f"{rejected_count} 行有误，整个文件未导入（可用 partial=true 只导入正确的行）",
             extra={"report": report})
+    bulk = rows >= BULK_LOAD_MIN_ROWS and _is_empty(session)
     try:
-        with session.begin_nested():
+        with (session.begin_nested(),
+              writer.indexes_built_after(session, RentRecord.__table__, bulk)):
             report["imported"] = session.execute(
                 text(_INSERT), {"who": _principal_name(principal)}).rowcount
-    except Exception as exc:  # a concurrent import stored the same contract number first
-        orig = getattr(exc, "orig", None)
+    except (IntegrityError, psycopg.errors.UniqueViolation) as exc:
+        # A concurrent import stored the same contract number first.
+        orig = getattr(exc, "orig", exc)
         if isinstance(orig, psycopg.errors.UniqueViolation):
             raise Conflict(f"合同编号重复（可能有另一导入同时写入）："
                            f"{orig.diag.message_detail or orig}", code="duplicate_contract_no"
@@ -534,6 +551,10 @@ def _load(session: Session, tables: Iterable[pa.Table], *, partial: bool,
     session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}, pg_temp.{_CHECKED}, "
                          "pg_temp.rent_bounds"))
     return report
+
+
+def _is_empty(session: Session) -> bool:
+    return session.scalar(text("SELECT NOT EXISTS (SELECT 1 FROM rent_record)"))
 
 
 def _bounds(session: Session) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from landsvc.access import Principal
 from landsvc.errors import ImportRejected, InvalidInput, UnsupportedMediaType
@@ -235,3 +235,25 @@ def test_file_level_refusals(session, tmp_path):
     with pytest.raises(InvalidInput, match="NUL"):
         import_rent_rows(session=session, rows=[lease("N\x00UL")])
     assert count(session) == 0
+
+
+def test_a_first_bulk_load_rebuilds_the_indexes(session, tmp_path):
+    from landsvc.rents.importing import BULK_LOAD_MIN_ROWS
+
+    n = BULK_LOAD_MIN_ROWS
+    rows = [lease(f"BULK-{i:05d}", FUTIAN if i % 2 else HAIZHU, area_m2=100 + i % 900)
+            for i in range(n)]
+    report = import_rent_records(session=session, path=write_csv(tmp_path / "bulk.csv", rows))
+    assert report["imported"] == n and count(session) == n
+    indexes = set(session.execute(
+        text("SELECT indexname FROM pg_indexes WHERE tablename = 'rent_record'")).scalars())
+    assert indexes == {"pk_rent_record", "uq_rent_record_contract_no", "ix_rent_record_district",
+                       "ix_rent_record_term", "ix_rent_record_building_type",
+                       "idx_rent_record_geom"}
+    # Half the rows in Futian (440304), half in Haizhu (440105).
+    by_district = dict(session.execute(select(RentRecord.district, func.count())
+                                       .group_by(RentRecord.district)).all())
+    assert by_district == {"440304": n // 2, "440105": n // 2}
+    with pytest.raises(ImportRejected) as exc_info:  # the rebuilt unique key still holds
+        import_rent_rows(session=session, rows=[lease("BULK-00000")])
+    assert "已存在于数据库" in rejected(exc_info)[0]
