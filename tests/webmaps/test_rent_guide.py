@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -22,7 +24,9 @@ from maps.rent_guide import (
 )
 from tests.builders import BAOAN, FUTIAN, HAIZHU, feature, square
 from tests.webmaps.pages import external_urls
+from tests.webmaps.test_browser import browser  # noqa: F401  (the Chromium fixture)
 
+DISTRICTS_IN_GUANGDONG = 124
 MAX_PAGE_BYTES = 1_500_000  # DESIGN.md: the page for all districts weighs at most 1.5 MB
 
 
@@ -165,3 +169,150 @@ def test_page_for_every_district_stays_under_budget(session):
     data = district_data(html)
     assert len(data["features"]) == 124
     assert all("single_storey_class" in f["properties"] for f in data["features"])
+
+
+# -- the page in Chromium ---------------------------------------------------------------------
+BROWSER_PERIOD = "2026H1"
+BROWSER_PREFIX = "RENT-GUIDE-BROWSER-"
+FUTIAN_RENTS = [38.0, 40.0, 41.5, 42.0, 43.0, 44.0, 45.5, 46.0, 48.0, 50.0, 52.0, 55.0]
+BAOAN_RENTS = [30.0, 32.0, 34.0]  # 3 < 10 samples: Bao'an takes Shenzhen's figures
+
+
+def _lease(i: int, lon: float, lat: float, rent: float) -> dict:
+    return {"contract_no": f"{BROWSER_PREFIX}{i:03d}", "lon": lon + 0.001 * (i % 7),
+            "lat": lat + 0.001 * (i % 5), "building_type": "single_storey", "floor": 1,
+            "area_m2": 500 + 10 * i, "rent_yuan_per_m2_month": rent,
+            "start_date": "2025-07-01", "end_date": "2027-06-30",
+            "registered_date": "2025-07-05"}
+
+
+@pytest.fixture
+def published_guideline(engine):
+    """Leases in Futian and Bao'an and a guideline computed and published from them, all
+    committed through the services (the server reads them on its own connections); removed
+    afterwards with the published version's guard set aside for that one transaction."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from landsvc.guidelines import service as guidelines
+    from landsvc.rents.importing import import_rent_rows
+
+    rows = [_lease(i, *FUTIAN, rent) for i, rent in enumerate(FUTIAN_RENTS)]
+    rows += [_lease(100 + i, *BAOAN, rent) for i, rent in enumerate(BAOAN_RENTS)]
+    version_id = None
+    try:
+        with Session(engine) as session:
+            report = import_rent_rows(session=session, rows=rows)
+            assert report["imported"] == len(rows), report
+            version = guidelines.compute(session=session, period=BROWSER_PERIOD)
+            version_id = version["id"]
+            guidelines.publish(session=session, version_id=version_id,
+                               effective_date=dt.date(2026, 1, 1))
+            session.commit()
+        yield version
+    finally:
+        with Session(engine) as session:
+            session.execute(text("SET LOCAL session_replication_role = replica"))
+            if version_id is not None:
+                session.execute(text("DELETE FROM rent_guideline_item WHERE version_id = :v"),
+                                {"v": version_id})
+                session.execute(text("DELETE FROM rent_guideline_version WHERE id = :v"),
+                                {"v": version_id})
+            session.execute(text("DELETE FROM rent_record WHERE contract_no LIKE :p"),
+                            {"p": BROWSER_PREFIX + "%"})
+            session.commit()
+
+
+def test_rent_guide_draws_in_chromium(published_guideline, server, browser,  # noqa: F811
+                                      tmp_path):
+    host = urlsplit(server).netloc
+    requests, problems = [], []
+    browser.on("request", lambda r: requests.append(r.url))
+    browser.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).netloc == host else route.abort())
+    page = browser.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+
+    page.goto(f"{server}/maps/rent-guide?period={BROWSER_PERIOD}&as_of=2026-03-01",
+              wait_until="load")
+    assert page.evaluate("typeof L") == "object", f"Leaflet did not load: {problems}"
+    assert page.locator(".leaflet-container").count() == 1
+    # The single-storey layer is on: one shape per district, each district once.
+    drawn = page.evaluate("""() => {
+        const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+        const seen = [];
+        map.eachLayer(l => { if (l.feature && l.feature.properties.adcode) {
+            seen.push(l.feature.properties.adcode); } });
+        return seen; }""")
+    assert len(drawn) == DISTRICTS_IN_GUANGDONG and len(set(drawn)) == DISTRICTS_IN_GUANGDONG
+    assert page.locator("path.leaflet-interactive").count() == DISTRICTS_IN_GUANGDONG
+
+    legend = page.inner_text(".lsv-legend")
+    assert "元/㎡·月" in legend and NO_DATA in legend
+    header = page.inner_text(".lsv-header")
+    assert BROWSER_PERIOD in header and "自 2026-01-01 起执行" in header
+    assert "审图号" in page.inner_text(".lsv-footer")
+    assert page.locator(".leaflet-control-layers-base input").count() == 3
+
+    def tooltip(adcode: str) -> str:
+        return page.evaluate("""(adcode) => {
+            const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+            let text = null;
+            map.eachLayer(l => { if (!text && l.feature && l.feature.properties.adcode === adcode
+                                     && l.getTooltip()) {
+                l.openTooltip(l.getBounds().getCenter());
+                text = l.getTooltip().getElement().innerText; l.closeTooltip(); } });
+            return text; }""", adcode)
+
+    # Futian's 12 leases: median of the 6th and 7th (44.0, 45.5) = 44.75; quartiles by linear
+    # interpolation at positions 2.75 and 8.25 of 0..11: 41.5+0.75*0.5 = 41.875 -> 41.88 and
+    # 48.0+0.25*2.0 = 48.5. No outlier: fences 41.875 -/+ 1.5*6.625 hold 38 … 55.
+    futian = tooltip("440304")
+    for text in ("福田区", "44.75 元/㎡·月", "41.88 – 48.50", "12", BROWSER_PERIOD, "本区县样本"):
+        assert text in futian, futian
+    baoan = tooltip("440306")
+    assert "沿用所属地级市" in baoan, baoan
+    assert NO_DATA in tooltip("440105")  # Haizhu: no lease anywhere in Guangzhou
+
+    page.screenshot(path=str(tmp_path / "rent-guide-map.png"))  # kept by pytest for a look
+    assert problems == []
+    assert requests and all(urlsplit(u).netloc == host for u in requests
+                            if not u.startswith("data:")), requests
+
+
+# -- the static export ------------------------------------------------------------------------
+def test_export_writes_a_page_that_links_only_its_own_assets(published_guideline, tmp_path):
+    from typer.testing import CliRunner
+
+    from landsvc.maps_export import maps_app
+
+    out = tmp_path / "site"
+    result = CliRunner().invoke(maps_app, ["export", "--period", BROWSER_PERIOD,
+                                           "--as-of", "2026-03-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = (out / "rent-guide.html").read_text("utf-8")
+    # Relative links only (external_urls counts those as foreign: it expects server paths).
+    assert [u for u in external_urls(html) if not u.startswith("assets/")] == []
+    linked = re.findall(r'(?:src|href)="(assets/[^"]+)"', html)
+    assert linked and all((out / path).is_file() for path in linked), linked
+    assert (out / "assets/leaflet/dist/images/layers.png").is_file()
+    futian = next(f["properties"] for f in district_data(html)["features"]
+                  if f["properties"]["adcode"] == "440304")
+    assert futian["single_storey_median"] == "44.75 元/㎡·月"  # as in the browser test
+    assert not list(out.glob(".rent-guide.html.*"))  # no partial file left
+
+
+def test_export_refuses_a_period_with_nothing_published(session, tmp_path):
+    from typer.testing import CliRunner
+
+    from landsvc.maps_export import maps_app
+
+    runner = CliRunner()
+    result = runner.invoke(maps_app, ["export", "--period", "2031Q2", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "没有已发布" in result.output
+    assert not (tmp_path / "rent-guide.html").exists()
+    bad = runner.invoke(maps_app, ["export", "--period", "2026X9", "--out", str(tmp_path)])
+    assert bad.exit_code == 1 and "period" in bad.output
+    assert runner.invoke(maps_app, ["export", "--as-of", "soon", "--out",
+                                    str(tmp_path)]).exit_code == 2
