@@ -173,7 +173,7 @@ fences AS (
                  percentile_cont(ARRAY[0.25, 0.75]) WITHIN GROUP (ORDER BY rent) AS q
           FROM grp GROUP BY lvl, key, building_type) quartiles
 ),
-stats AS (
+stats AS MATERIALIZED (  -- once: inlined into the lateral below, it ran per target
     SELECT g.lvl, g.key, g.building_type,
            percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY g.rent) AS q,
            sum(g.area * g.rent) / sum(g.area) AS weighted_mean,
