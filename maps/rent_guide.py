@@ -22,6 +22,7 @@ from folium.template import Template
 
 from landsvc.geo import GUANGDONG_BOUNDS
 from maps.assets import ASSETS_URL, OfflineMap
+from maps.common import MapFacts, finish_page
 from maps.layers import (
     DistrictBase,
     Features,
@@ -34,7 +35,6 @@ from maps.layers import (
     escape,
     fit,
     page,
-    script_json,
 )
 
 RENT_TOLERANCE = 0.002
@@ -65,14 +65,10 @@ MAX_FISHER_JENKS = 1000
 PAGE_TITLE = "工业厂房租金指导价地图 · 广东省专精特新企业用地保障平台"
 MAP_TITLE = "广东省工业厂房租金指导价"
 
-ATTRIBUTION_PREFIX = "Leaflet"
-"""Leaflet 1.9's default prefix carries a flag icon, which a government page does not."""
-
 _RENT_CSS = """
 <style>
   .lsv-legend .lsv-swatch { border-color: #7b8794; border-width: 1px; }
   .lsv-legend { max-width: 240px; }
-  .lsv-footer { max-width: 520px; font-size: 12px; }
 </style>
 """
 
@@ -83,13 +79,10 @@ def rent_guide_map(
     *,
     period: str | None,
     version: int | None = None,
-    published_at: dt.datetime | dt.date | str | None = None,
+    published_at: dt.datetime | str | None = None,
     effective_date: dt.date | str | None = None,
     building_type: str | None = None,
-    review_number: str = "",
-    boundary_source: str = "",
-    data_updated: dt.date | dt.datetime | str | None = None,
-    attribution_prefix: str = ATTRIBUTION_PREFIX,
+    facts: MapFacts | None = None,
     assets_url: str = ASSETS_URL,
 ) -> folium.Map:
     """A choropleth page of rent guideline medians per district, one layer per building type.
@@ -113,14 +106,9 @@ def rent_guide_map(
         The published version in force: its number, publication time and effective date.
     building_type : str, optional
         The layer shown first (default ``single_storey``); the others are a click away.
-    review_number : str
-        The 审图号 to print; empty prints 未配置.
-    boundary_source : str
-        Where the district boundaries come from.
-    data_updated : date, optional
-        When the data on the page were last updated (default: ``published_at``).
-    attribution_prefix : str
-        Leaflet's attribution prefix (no flag).
+    facts : maps.common.MapFacts, optional
+        审图号, boundary source, basemap and the data's update time (default: nothing
+        configured, updated at ``published_at``), printed by :func:`maps.common.finish_page`.
     assets_url : str
         URL (absolute path or relative) where Leaflet is served (see :mod:`maps.assets`).
 
@@ -174,14 +162,13 @@ def rent_guide_map(
                           style={"color": "#3e4c59", "weight": 1.8, "fill": False},
                           interactive=False)
     cities.add_to(m)
-    KeepOnTop(cities, attribution_prefix).add_to(m)
+    KeepOnTop(cities).add_to(m)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
 
     Panel(_header(period, version, published_at, effective_date, len(by_key)),
           position="topleft", css_class="lsv-header").add_to(m)
     Panel(_legend(breaks), position="bottomright", css_class="lsv-legend").add_to(m)
-    Panel(_footer(review_number, boundary_source, data_updated or published_at),
-          position="bottomleft", css_class="lsv-footer").add_to(m)
+    finish_page(m, facts or MapFacts(updated_at=_datetime(published_at)))
     fit(m, bounds_of(frame.geometry.values) if not frame.empty else GUANGDONG_BOUNDS)
     return m
 
@@ -315,10 +302,10 @@ def _legend(breaks: Sequence[float]) -> str:
     return "\n".join(rows)
 
 
-def _footer(review_number: str, boundary_source: str, updated) -> str:
-    return (f'<div>审图号：{escape(review_number, "未配置")}</div>'
-            f'<div>行政区划边界来源：{escape(boundary_source, "未配置")}</div>'
-            f"<div>数据更新日期：{_date(updated)}</div>")
+def _datetime(value) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
 
 
 # -- page elements --------------------------------------------------------------------------
@@ -351,20 +338,17 @@ class DistrictData(MacroElement):
 
 
 class KeepOnTop(MacroElement):
-    """Keeps the city outlines above whichever choropleth layer is switched on, and sets
-    Leaflet's attribution prefix."""
+    """Keeps the city outlines above whichever choropleth layer is switched on."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         {{ this._parent.get_name() }}.on("baselayerchange", function () {
             {{ this.layer.get_name() }}.bringToFront();
         });
-        {{ this._parent.get_name() }}.attributionControl.setPrefix({{ this.prefix_json }});
         {% endmacro %}
     """)
 
-    def __init__(self, layer: GeoJsonLayer, prefix: str):
+    def __init__(self, layer: GeoJsonLayer):
         super().__init__()
         self._name = "KeepOnTop"
         self.layer = layer
-        self.prefix_json = script_json(prefix)

@@ -7,7 +7,6 @@ Bad query parameters (a period that does not parse, an unknown building type, a 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -20,6 +19,7 @@ from landsvc.db import SessionDep
 from landsvc.districts import service as districts
 from landsvc.errors import responses
 from landsvc.guidelines import service as guidelines
+from maps.common import MapFacts
 from maps.rent_guide import rent_district_base, rent_guide_map
 
 router = APIRouter(prefix="/maps", tags=["地图 maps"])
@@ -30,13 +30,6 @@ def district_base(session: Session) -> maps.DistrictBase:
     return districts.cached(
         session=session, name="rent_guide_base",
         build=lambda: rent_district_base(districts.list_districts(session=session)))
-
-
-def publication_facts() -> dict[str, Any]:
-    """审图号 and boundary source every public page prints, from the settings."""
-    settings = get_settings()
-    return {"review_number": getattr(settings, "map_review_number", ""),
-            "boundary_source": getattr(settings, "map_boundary_source", "")}
 
 
 def render_rent_guide(*, session: Session, period: str | None = None,
@@ -50,10 +43,16 @@ def render_rent_guide(*, session: Session, period: str | None = None,
         period=found.get("period") or (period if found.get("items") else None),
         version=found.get("version"), published_at=found.get("published_at"),
         effective_date=found.get("effective_date"), building_type=building_type,
-        data_updated=found.get("published_at"), assets_url=assets_url,
-        **publication_facts(),
+        facts=MapFacts.from_settings(get_settings(), updated_at=_updated(found)),
+        assets_url=assets_url,
     )
     return maps.render(page)
+
+
+def _updated(found: dict) -> dt.datetime | None:
+    # The figures change only by publication: the version's publication is the data's date.
+    published = found.get("published_at")
+    return dt.datetime.fromisoformat(published) if published else None
 
 
 @router.get("/rent-guide", response_class=HTMLResponse, summary="工业厂房租金指导价地图（HTML 页面）",

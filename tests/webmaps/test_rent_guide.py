@@ -13,6 +13,7 @@ import pytest
 
 import maps
 from landsvc.districts.service import list_districts
+from maps.common import CHINA_TIME, MapFacts
 from maps.rent_guide import (
     BUILDING_TYPES,
     NO_DATA,
@@ -57,6 +58,12 @@ def district_data(html: str) -> dict:
     return json.loads(found[0])
 
 
+def panels(html: str) -> str:
+    """The HTML of the page's panels (header, legend, credits), decoded from their script."""
+    return "\n".join(json.loads(m) for m in
+                     re.findall(r'div\.innerHTML = ("(?:[^"\\]|\\.)*");', html))
+
+
 def page(items, districts=DISTRICTS, **kwargs) -> str:
     kwargs.setdefault("period", "2026H2")
     return maps.render(rent_guide_map(items, districts, **kwargs))
@@ -94,9 +101,10 @@ def test_layers_tooltips_and_no_data():
              item("440306", "single_storey", 31.5, source="city_fallback", samples=4),
              item("440304", "high_rise", 45.0),
              item("440304", "multi_storey", 99.0, zone="龙岗片区 3")]  # a zone: not drawn
+    facts = MapFacts(updated_at=dt.datetime(2026, 6, 20, 9, 30, tzinfo=CHINA_TIME),
+                     review_number="粤S（2026）001号", boundary_source="省自然资源厅 2025 年行政区划")
     html = page(items, version=2, published_at="2026-06-20T09:30:00+08:00",
-                effective_date="2026-07-01", review_number="粤S（2026）001号",
-                boundary_source="省自然资源厅 2025 年行政区划", data_updated="2026-06-20")
+                effective_date="2026-07-01", facts=facts)
     data = district_data(html)
     props = {f["properties"]["adcode"]: f["properties"] for f in data["features"]}
     assert set(props) == {"440304", "440306", "440105"}
@@ -121,12 +129,12 @@ def test_layers_tooltips_and_no_data():
     assert [json.loads(f'"{n}"') for n in re.findall(r'"([^"]+)" :', control)] == [
         "单层厂房", "多层厂房", "高层厂房"]
     assert html.count("addData(district_data_") == 3
-    assert "bringToFront" in html and 'setPrefix("Leaflet")' in html
+    assert "bringToFront" in html and "setPrefix(" in html
 
     for text in ("元/㎡·月", "暂无数据", "2026H2", "第 2 版", "发布于 2026-06-20",
-                 "自 2026-07-01 起执行", "审图号：粤S（2026）001号", "省自然资源厅 2025 年行政区划",
-                 "数据更新日期：2026-06-20", "≤ 31.50", "31.50 – 45.00", "45.00 – 52.00"):
-        assert text in html, text
+                 "自 2026-07-01 起执行", "粤S（2026）001号", "省自然资源厅 2025 年行政区划",
+                 "数据更新：</b>2026-06-20", "≤ 31.50", "31.50 – 45.00", "45.00 – 52.00"):
+        assert text in panels(html), text
     for label in ("区县", "指导价（中位数）", "P25 – P75", "样本数", "期间", "数据来源"):
         assert f'"{label}"' in html
     assert PALETTE[0] in html and external_urls(html) == []
@@ -134,7 +142,7 @@ def test_layers_tooltips_and_no_data():
 
 def test_nothing_published_says_so_and_names_no_review_number():
     html = page([], period=None)
-    assert "尚未发布租金指导价" in html and "审图号：未配置" in html
+    assert "尚未发布租金指导价" in panels(html) and "审图号：</b>未配置" in panels(html)
     props = [f["properties"] for f in district_data(html)["features"]]
     assert all(p[f"{k}_median"] == NO_DATA for p in props for k in BUILDING_TYPES)
 
@@ -252,7 +260,8 @@ def test_rent_guide_draws_in_chromium(published_guideline, server, browser,  # n
     assert "元/㎡·月" in legend and NO_DATA in legend
     header = page.inner_text(".lsv-header")
     assert BROWSER_PERIOD in header and "自 2026-01-01 起执行" in header
-    assert "审图号" in page.inner_text(".lsv-footer")
+    credits = page.inner_text(".lsv-credits")
+    assert "审图号" in credits and "边界来源" in credits and "数据更新" in credits
     assert page.locator(".leaflet-control-layers-base input").count() == 3
 
     def tooltip(adcode: str) -> str:
