@@ -232,7 +232,8 @@ def json_table(rows: list[dict]) -> tuple[pa.Table, list[str]]:
             elif value is not None:
                 values[field][i] = str(value)
                 present.add(field)
-    require_columns(present)
+    if rows:  # an empty list loads nothing and says so
+        require_columns(present)
     return pa.table({f: pa.array(v, pa.string()) for f, v in values.items()}), sorted(ignored)
 
 

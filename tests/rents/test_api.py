@@ -90,6 +90,13 @@ def test_json_body_of_the_wrong_shape(rents_client, tokens, body, word):
     assert r.status_code == 422 and word in r.json()["detail"]
 
 
+def test_an_empty_list_loads_nothing(rents_client, tokens):
+    r = rents_client.post(URL, json=[], headers=tokens["admin"])
+    assert r.status_code == 200 and r.json() | {"format": ""} == {
+        "imported": 0, "rejected": [], "rejected_count": 0, "rows": 0, "format": "",
+        "ignored_columns": []}
+
+
 def test_request_refusals(rents_client, tokens, tmp_path):
     r = rents_client.post(URL, content=b"a,b", headers=tokens["admin"] | {
         "content-type": "text/plain"})
