@@ -325,3 +325,21 @@ def test_export_refuses_a_period_with_nothing_published(session, tmp_path):
     assert bad.exit_code == 1 and "period" in bad.output
     assert runner.invoke(maps_app, ["export", "--as-of", "soon", "--out",
                                     str(tmp_path)]).exit_code == 2
+
+
+# -- the route --------------------------------------------------------------------------------
+@pytest.mark.parametrize(("query", "field"), [
+    ("period=2026H3", "period"), ("period=26", "period"),
+    ("building_type=tower", "building_type"), ("as_of=soon", "as_of"),
+])
+def test_bad_parameters_answer_json_not_a_page(client, query, field):
+    r = client.get(f"/maps/rent-guide?{query}")
+    assert r.status_code in (400, 422), r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert field in r.json()["detail"]
+
+
+def test_public_page_without_a_token(client):
+    r = client.get("/maps/rent-guide?building_type=multi_storey")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert len(district_data(r.text)["features"]) == DISTRICTS_IN_GUANGDONG
