@@ -17,10 +17,10 @@ from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from landsvc.access import OPERATOR
+from landsvc.access import OPERATOR, Principal
 from landsvc.allocations.service import create_allocation
 from landsvc.approvals.service import file_case, transition
 from landsvc.buildings.service import create_building
@@ -30,12 +30,17 @@ from landsvc.enterprises.models import Enterprise
 from landsvc.enterprises.service import create_consortium, create_enterprise
 from landsvc.enterprises.tiers import USCC_ALPHABET, uscc_check_character
 from landsvc.fields import today
+from landsvc.guidelines.service import compute as compute_guidelines
+from landsvc.guidelines.service import publish as publish_guidelines
 from landsvc.listings.service import create_listing, transition_listing
 from landsvc.offerings.models import SupplyMode
 from landsvc.offerings.service import create_offering, transition_offering
 from landsvc.parcels.models import Parcel, ParcelStatus
 from landsvc.parks.service import count_parks, create_park
 from landsvc.quota.service import allocate, create_pool
+from landsvc.rents.importing import import_rent_rows
+from landsvc.tokens.models import Role
+from landsvc.utilities.service import create_tariff, file_complaint
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,8 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
     rng = np.random.default_rng(seed)
     counts = {"parks": 0, "enterprises": 0, "demands": 0, "offerings": 0, "buildings": 0,
               "listings": 0, "units": 0, "allocation_drafts": 0, "approval_cases": 0,
-              "quota_pools": 0}
+              "quota_pools": 0, "rent_records": 0, "guideline_items": 0, "tariffs": 0,
+              "complaints": 0}
     centres = []
     for park in PARKS:
         centre = _busiest_point(session, park.district)
@@ -119,6 +125,7 @@ def load_supply(*, session: Session, seed: int = 2023) -> dict[str, int]:
                           demand_ids=None, principal=OPERATOR)
         counts["allocation_drafts"] = 1
         counts["approval_cases"], counts["quota_pools"] = _approvals(session)
+    counts |= _rent_market(session, seed)
     return counts
 
 
@@ -343,6 +350,65 @@ def _approvals(session: Session) -> tuple[int, int]:
     allocate(session=session, pool_id=pool["id"], approval_id=approved_giant["id"],
              principal=OPERATOR)
     return 2 * len(APPROVAL_PATHS), 1
+
+
+CITY_RENT = {"4403": 45.0, "4401": 28.0, "4419": 25.0, "4404": 24.0, "4406": 22.0,
+             "4420": 18.0, "4413": 17.0, "4407": 14.0, "4412": 13.0}
+"""Typical factory rents, 元/㎡·月, of the Pearl River Delta cities (NOTES-domain.md: Shenzhen
+highest, Dongguan and Foshan in the 20s); elsewhere in Guangdong 10."""
+TYPE_FACTOR = {"single_storey": 0.9, "multi_storey": 1.0, "high_rise": 1.15}
+DEMO_TARIFFS = [  # (utility, category, 元 per kWh or m³) — illustrative provincial levels
+    ("electricity", "一般工商业", 0.65), ("water", "非居民", 4.0), ("gas", "工商业", 4.2)]
+
+
+def _rent_market(session: Session, seed: int) -> dict[str, int]:
+    """Registered leases at each city's rent level in every district of Guangdong (45 points
+    drawn inside each district: 15 per building type, above the minimum sample even for a
+    city of one district such as Dongguan), this year's guideline computed and published, the
+    provincial utility tariffs, and two complaints of a tenant: one above the tariff, one
+    within it."""
+    rng = np.random.default_rng(seed)
+    on = today()
+    points = session.execute(text(
+        "SELECT d.adcode, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat FROM district d, LATERAL "
+        "(SELECT (ST_Dump(ST_GeneratePoints(d.geom, 45, :seed))).geom) p ORDER BY d.adcode"),
+        {"seed": seed}).all()
+    if not points:
+        return {}
+    rows = []
+    for n, (adcode, lon, lat) in enumerate(points):
+        kind = list(TYPE_FACTOR)[n % 3]
+        start = on - timedelta(days=int(rng.integers(60, 700)))
+        rent = CITY_RENT.get(adcode[:4], 10.0) * TYPE_FACTOR[kind] * rng.lognormal(0, 0.15)
+        rows.append({"contract_no": f"DEMO-{adcode}-{n:05d}", "lon": lon, "lat": lat,
+                     "building_type": kind, "floor": 1 if kind == "single_storey" else
+                     int(rng.integers(1, 9)), "area_m2": float(rng.integers(300, 6000)),
+                     "rent_yuan_per_m2_month": round(rent, 2),
+                     "start_date": start.isoformat(),
+                     "end_date": (start + timedelta(days=3 * 365)).isoformat(),
+                     "registered_date": (start + timedelta(days=10)).isoformat()})
+    report = import_rent_rows(session=session, rows=rows)
+    draft = compute_guidelines(session=session, period=str(on.year), principal=OPERATOR)
+    publish_guidelines(session=session, version_id=draft["id"], effective_date=on,
+                       principal=OPERATOR)
+    for utility, category, price in DEMO_TARIFFS:
+        create_tariff(session=session, principal=OPERATOR, body={
+            "district": "44", "utility": utility, "category": category,
+            "unit_price_yuan": price, "effective_from": date(on.year - 1, 1, 1)})
+    tenant = session.scalar(select(Enterprise.uscc).where(Enterprise.tier == "none")
+                            .order_by(Enterprise.uscc))
+    complaints = 0
+    if tenant is not None:
+        me = Principal(Role.enterprise, enterprise_uscc=tenant)
+        month = on.replace(day=1) - timedelta(days=1)
+        for billed, landlord in ((1.30, "某某物业管理有限公司（二房东）"), (0.66, "某某实业有限公司")):
+            file_complaint(session=session, principal=me, body={
+                "landlord": landlord, "district": "440306", "utility": "electricity",
+                "category": "一般工商业", "billed_unit_price_yuan": billed, "quantity": 12000,
+                "period_start": month.replace(day=1), "period_end": month})
+            complaints += 1
+    return {"rent_records": report["imported"], "guideline_items": len(draft["items"]),
+            "tariffs": len(DEMO_TARIFFS), "complaints": complaints}
 
 
 def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]:

@@ -116,7 +116,8 @@ def test_demo_load_runs_once(engine, database_url):
             for table in guarded:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text("TRUNCATE allocation, unit_transfer, building_unit, listing, building,"
-                              " offering, park, parcel, enterprise, consortium, quota_pool"
-                              " CASCADE"))
+                              " offering, park, parcel, enterprise, consortium, quota_pool,"
+                              " rent_record, rent_guideline_version, rent_zone, utility_tariff,"
+                              " utility_complaint CASCADE"))
             for table in guarded:
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))

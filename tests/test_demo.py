@@ -9,6 +9,8 @@ from landsvc.approvals.service import search_cases
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demo import PARKS, STEPS, demo_uscc, load_supply
 from landsvc.enterprises.tiers import uscc_check_character, uscc_well_formed
+from landsvc.fields import today
+from landsvc.guidelines.service import items_in_force
 from landsvc.listings.models import Listing, ListingKind, ListingStatus
 from landsvc.lists import Page
 from landsvc.matching.service import match_demand
@@ -75,6 +77,19 @@ def test_demo_supply_covers_every_mode_state_and_kind(session, tmp_path):
     assert queue and {c["channel"] for c in queue} == {"green", "standard"}
     pool = session.execute(text("SELECT total_ha, allocated_ha FROM quota_pool")).one()
     assert 0 < pool.allocated_ha < pool.total_ha
+
+    # The rent market: leases in every district, a published guideline for each district and
+    # building type (the city's figures where a district has too few), tariffs, and one
+    # complaint above the tariff (a case) and one within it (dismissed).
+    districts = session.scalar(text("SELECT count(DISTINCT district) FROM rent_record"))
+    assert districts == session.scalar(text("SELECT count(*) FROM district"))
+    published = items_in_force(session, period=str(today().year))
+    assert {i["district"] for i in published["items"]} == set(
+        session.scalars(text("SELECT adcode FROM district")))
+    assert counts["tariffs"] == 3
+    opened = session.execute(text(
+        "SELECT case_opened, status FROM utility_complaint ORDER BY billed_unit_price_yuan")).all()
+    assert [tuple(r) for r in opened] == [(False, "dismissed"), (True, "filed")]
 
     assert load_supply(session=session) == {}  # a second start adds nothing
 
