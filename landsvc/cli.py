@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from landsvc.config import get_settings
 from landsvc.errors import LandsvcError
+from landsvc.maps_export import maps_app
 from landsvc.rents.cli import rents_app
 
 app = typer.Typer(help="landsvc — 广东专精特新企业用地保障平台", no_args_is_help=True,
@@ -436,6 +437,7 @@ app.add_typer(notifications_app, name="notifications")
 audit_app = typer.Typer(help="审批记录（只追加、哈希链）", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(rents_app, name="rents")
+app.add_typer(maps_app, name="maps")
 
 
 @notifications_app.command("deliver")

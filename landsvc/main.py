@@ -35,6 +35,7 @@ from landsvc.quota.router import router as quota_router
 from landsvc.rents.router import router as rents_router
 from landsvc.tiles.router import router as tiles_router
 from landsvc.utilities.router import router as utilities_router
+from landsvc.webmaps.rent_guide import router as rent_guide_router
 from landsvc.webmaps.router import ASSETS_URL as MAP_ASSETS_URL
 from landsvc.webmaps.router import assets as map_assets
 from landsvc.webmaps.router import router as webmaps_router
@@ -160,5 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
+    app.include_router(rent_guide_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")
     return app
