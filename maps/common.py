@@ -173,6 +173,11 @@ class TileSource:
     min_zoom: int = 0
 
 
+TILE_PANE = "lsv-tiles"
+"""The vector-tile layers' own pane: a grid layer in the overlay pane is painted under the
+SVG of the GeoJSON layers there, whose paths would then take every click."""
+
+
 class VectorTileLayer(Layer):
     """Mapbox vector tiles drawn by Leaflet.VectorGrid as SVG, styled by one property, with a
     popup table of properties on click (values set as text, never HTML).
@@ -190,17 +195,27 @@ class VectorTileLayer(Layer):
         ``(property, label)`` rows shown on click.
     max_native_zoom : int
         Deeper zooms stretch this level's tiles.
+    feature_id : str, optional
+        The property that identifies a feature; VectorGrid then keeps each tile's features
+        (``layer._vectorTiles[key]._features``) for restyling and for tests to read.
     interactive, control, show : bool
     """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
+        if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
+            // Above the GeoJSON overlays (400), below markers and popups.
+            {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = 450;
+        }
         var {{ this.get_name() }} = L.vectorGrid.protobuf({{ this.source.url|tojson }}, {
             rendererFactory: L.svg.tile,
             interactive: {{ this.interactive|tojson }},
+            {%- if this.feature_id %}
+            getFeatureId: function (f) { return f.properties[{{ this.feature_id|tojson }}]; },
+            {%- endif %}
             minZoom: {{ this.source.min_zoom|tojson }},
             maxNativeZoom: {{ this.max_native_zoom|tojson }},
-            pane: "overlayPane",
+            pane: {{ this.pane|tojson }},
             vectorTileLayerStyles: {
                 {{ this.source.layer|tojson }}: function (props) {
                     var by = {{ this.style_values|tojson }};
@@ -225,7 +240,8 @@ class VectorTileLayer(Layer):
     def __init__(self, source: TileSource, *, name: str, style: Mapping[str, Any],
                  style_by: tuple[str, Mapping[str, Mapping[str, Any]]] | None = None,
                  popup: Sequence[tuple[str, str]] | None = None, max_native_zoom: int = 18,
-                 interactive: bool = True, control: bool = True, show: bool = True):
+                 feature_id: str | None = "id", interactive: bool = True,
+                 control: bool = True, show: bool = True):
         super().__init__(name=name, overlay=True, control=control, show=show)
         self._name = "VectorTileLayer"
         self.source = source
@@ -234,6 +250,8 @@ class VectorTileLayer(Layer):
         self.popup = [list(row) for row in popup or []]
         self.popup_json = script_json(self.popup)
         self.max_native_zoom = max_native_zoom
+        self.feature_id = feature_id
+        self.pane = TILE_PANE
         self.interactive = interactive
 
     def render(self, **kwargs):

@@ -108,6 +108,9 @@ def test_map_draws_in_chromium_without_leaving_localhost(committed_parcels, serv
     for text in ("宗地代码", "BROWSER-00", "浏览器测试地块0", "福田区（440304）", "可供应", "㎡", "亩"):
         assert text in popup
 
+    credits = page.inner_text(".lsv-credits")
+    assert "数据更新" in credits and "审图号" in credits and "边界来源" in credits
+    assert "<svg" not in page.inner_html(".leaflet-control-attribution")  # no flag
     page.screenshot(path=str(tmp_path / "parcels-map.png"))  # kept by pytest for a look
 
     assert problems == []
