@@ -41,6 +41,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -147,6 +148,22 @@ print(json.dumps({"compute_s": times, "records_considered": answer["records_cons
                   "items": [{k: i.get(k) for k in keys} for i in answer["items"]],
                   "page": pages}))
 """
+
+
+def pin_maps(code: dict) -> None:
+    """The snapshot of ``pin_code`` holds landsvc/ and geodata/; the page also needs maps/
+    of the same commit (its vendor files are not in git and not needed to render)."""
+    tree = Path(code["path"])
+    if (tree / "maps").exists():
+        return
+    archive = subprocess.run(["git", "archive", "--format=tar", code["code"], "maps"], cwd=REPO,
+                             check=True, capture_output=True).stdout
+    partial = tree / "maps.tmp"
+    partial.mkdir(exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(partial, filter="data")
+    (partial / "maps").rename(tree / "maps")
+    partial.rmdir()
 
 
 # -- data set -------------------------------------------------------------------------------
@@ -352,6 +369,8 @@ def main() -> None:
     args.bench_dir = args.bench_dir.resolve()
     load_start = load_average()
     code = base.pin_code(args.code)
+    if code["code"] != "worktree":
+        pin_maps(code)
     sys.path.insert(0, code["path"])
     from landsvc.guidelines.rules import GuidelineRules, parse_period
 
