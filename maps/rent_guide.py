@@ -17,6 +17,7 @@ from typing import Any
 import folium
 import mapclassify
 import numpy as np
+import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 
@@ -30,11 +31,13 @@ from maps.layers import (
     MetricScale,
     Panel,
     _collection_json,
+    as_frame,
     bounds_of,
     district_base,
     escape,
     fit,
     page,
+    round_coordinates,
 )
 
 RENT_TOLERANCE = 0.002
@@ -58,6 +61,8 @@ PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 NO_DATA = "暂无数据"
 NO_DATA_COLOUR = "#d9d9d9"
 UNIT = "元/㎡·月"
+ZONE_TOLERANCE = 0.0002
+"""Zones (片区) are a few hundred metres across: simplified by about 20 m."""
 MAX_CLASSES = len(PALETTE)
 MAX_FISHER_JENKS = 1000
 """Above this many medians (a bureau's zones) the classes are quantiles instead."""
@@ -82,6 +87,7 @@ def rent_guide_map(
     published_at: dt.datetime | str | None = None,
     effective_date: dt.date | str | None = None,
     building_type: str | None = None,
+    zones: Features | None = None,
     facts: MapFacts | None = None,
     assets_url: str = ASSETS_URL,
 ) -> folium.Map:
@@ -106,6 +112,11 @@ def rent_guide_map(
         The published version in force: its number, publication time and effective date.
     building_type : str, optional
         The layer shown first (default ``single_storey``); the others are a click away.
+    zones : sequence of dict or GeoDataFrame, optional
+        Bureaus' guideline zones (片区) as ``landsvc.guidelines.service.list_zones`` gives
+        them (Feature ``id``, properties ``name``, ``district``, ``district_name``). Those with
+        a zone item in ``items`` are drawn over their district in every layer, coloured by
+        their own median; the others are left out (their district's colour shows).
     facts : maps.common.MapFacts, optional
         审图号, boundary source, basemap and the data's update time (default: nothing
         configured, updated at ``published_at``), printed by :func:`maps.common.finish_page`.
@@ -123,7 +134,8 @@ def rent_guide_map(
     base = districts if isinstance(districts, DistrictBase) else rent_district_base(districts)
     frame = base.frame
     by_key = _district_items(items)
-    breaks = class_breaks([float(i["median"]) for i in by_key.values()])
+    by_zone = _zone_items(items)
+    breaks = class_breaks([float(i["median"]) for i in [*by_key.values(), *by_zone.values()]])
 
     m = OfflineMap(assets_url=assets_url, tiles=None, zoom_control="bottomleft",
                    location=None, zoom_snap=0.25)
@@ -139,7 +151,9 @@ def rent_guide_map(
         for kind in BUILDING_TYPES:
             props |= _item_properties(kind, by_key.get((adcode, kind)), breaks)
         properties.append(props)
-    data = DistrictData(_collection_json(base.geometry_json, properties))
+    zone_geometry, zone_properties = _zone_features(zones, by_zone, breaks, frame, period)
+    data = DistrictData(_collection_json([*base.geometry_json, *zone_geometry],
+                                         [*properties, *zone_properties]))
     data.add_to(m)
 
     for kind, label in BUILDING_TYPES.items():
@@ -165,7 +179,8 @@ def rent_guide_map(
     KeepOnTop(cities).add_to(m)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
 
-    Panel(_header(period, version, published_at, effective_date, len(by_key)),
+    Panel(_header(period, version, published_at, effective_date, len(by_key),
+                  len(zone_properties)),
           position="topleft", css_class="lsv-header").add_to(m)
     Panel(_legend(breaks), position="bottomright", css_class="lsv-legend").add_to(m)
     finish_page(m, facts or MapFacts(updated_at=_datetime(published_at)))
@@ -232,6 +247,39 @@ def _district_items(items: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str],
     return keyed
 
 
+def _zone_items(items: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping]:
+    return {(str(i["zone"]), str(i["building_type"])): i for i in items
+            if i.get("zone") not in (None, "") and i.get("median") is not None}
+
+
+def _zone_features(zones, by_zone, breaks, frame, period) -> tuple[list[str], list[dict]]:
+    """Zones with a guideline: geometry (simplified ~20 m, rounded ~1 m) and properties."""
+    if zones is None or not by_zone:
+        return [], []
+    zone_frame = as_frame(zones, ("name", "district", "district_name"))
+    if isinstance(zones, Sequence):
+        zone_frame["zone_id"] = [str(z.get("id")) for z in zones]
+    else:
+        zone_frame["zone_id"] = zone_frame.get("id", zone_frame.index).astype(str)
+    with_items = {zone for zone, _ in by_zone}
+    zone_frame = zone_frame[zone_frame.zone_id.isin(with_items)]
+    if zone_frame.empty:
+        return [], []
+    cities = dict(zip(frame.adcode.astype(str), frame.city_name, strict=True))
+    geoms = round_coordinates(
+        shapely.simplify(zone_frame.geometry.values, ZONE_TOLERANCE, preserve_topology=True), 5)
+    properties = []
+    for row in zone_frame.itertuples():
+        district_name = row.district_name or row.district
+        props = {"name": f"{row.name}（{district_name}片区）",
+                 "city_name": cities.get(str(row.district)), "zone": row.zone_id,
+                 "period": period or NO_DATA}
+        for kind in BUILDING_TYPES:
+            props |= _item_properties(kind, by_zone.get((row.zone_id, kind)), breaks)
+        properties.append(props)
+    return list(shapely.to_geojson(geoms)), properties
+
+
 def _yuan(value) -> str:
     return f"{float(value):.2f}"
 
@@ -264,7 +312,7 @@ def _date(value) -> str:
     return escape(value if isinstance(value, str) else value.isoformat())[:10]
 
 
-def _header(period, version, published_at, effective_date, drawn: int) -> str:
+def _header(period, version, published_at, effective_date, drawn: int, zones: int) -> str:
     lines = [f"<h1>{MAP_TITLE}</h1>"]
     if period is None:
         lines.append('<div class="lsv-count">尚未发布租金指导价</div>')
@@ -275,6 +323,9 @@ def _header(period, version, published_at, effective_date, drawn: int) -> str:
             f' · 自 {_date(effective_date)} 起执行</div>')
         if not drawn:
             lines.append(f'<div class="lsv-muted">本期没有区县级指导价（{NO_DATA}）。</div>')
+        if zones:
+            lines.append(f'<div class="lsv-muted">含 {zones:,} 个片区的指导价，'
+                         "画在所属区县之上。</div>")
     lines.append('<div class="lsv-muted">颜色为租金指导价（成交租金中位数）；'
                  "鼠标移到区县上显示 P25–P75 区间与样本数。右上角切换建筑类型。</div>")
     return "\n".join(lines)

@@ -19,10 +19,14 @@ from landsvc.db import SessionDep
 from landsvc.districts import service as districts
 from landsvc.errors import responses
 from landsvc.guidelines import service as guidelines
+from landsvc.lists import Page
 from maps.common import MapFacts
 from maps.rent_guide import rent_district_base, rent_guide_map
 
 router = APIRouter(prefix="/maps", tags=["地图 maps"])
+
+MAX_ZONES = 5000
+"""Zones drawn at most (Longgang alone publishes 774)."""
 
 
 def district_base(session: Session) -> maps.DistrictBase:
@@ -38,9 +42,14 @@ def render_rent_guide(*, session: Session, period: str | None = None,
     """The rent-guide page's HTML for the published guideline in force (shared with the
     static export)."""
     found = guidelines.items_in_force(session=session, period=period, as_of=as_of)
+    items = found.get("items") or []
+    zones = None
+    if any(item.get("zone") is not None for item in items):
+        zones, _ = guidelines.list_zones(session=session, district=None,
+                                         page=Page(MAX_ZONES, 0, count=False))
     page = rent_guide_map(
-        found.get("items") or [], district_base(session),
-        period=found.get("period") or (period if found.get("items") else None),
+        items, district_base(session), zones=zones,
+        period=found.get("period") or (period if items else None),
         version=found.get("version"), published_at=found.get("published_at"),
         effective_date=found.get("effective_date"), building_type=building_type,
         facts=MapFacts.from_settings(get_settings(), updated_at=_updated(found)),

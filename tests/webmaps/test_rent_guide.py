@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+import shapely
 
 import maps
 from landsvc.districts.service import list_districts
@@ -138,6 +139,32 @@ def test_layers_tooltips_and_no_data():
     for label in ("区县", "指导价（中位数）", "P25 – P75", "样本数", "期间", "数据来源"):
         assert f'"{label}"' in html
     assert PALETTE[0] in html and external_urls(html) == []
+
+
+def test_zones_with_a_guideline_are_drawn_over_their_district():
+    lon, lat = FUTIAN
+    zones = [{"type": "Feature", "id": 7, "geometry": shapely.geometry.mapping(
+                  square(lon, lat, 1_000)),
+              "properties": {"name": "车公庙", "district": "440304", "district_name": "福田区"}},
+             {"type": "Feature", "id": 8, "geometry": shapely.geometry.mapping(
+                  square(lon + 0.02, lat, 1_000)),
+              "properties": {"name": "无价片区", "district": "440304", "district_name": "福田区"}}]
+    items = [item("440304", "single_storey", 40.0),
+             item("440304", "single_storey", 62.0, zone=7, samples=15, source="zone"),
+             item("440304", "multi_storey", 40.0, zone=7, source="district")]
+    html = page(items, zones=zones)
+    features = district_data(html)["features"]
+    assert len(features) == len(DISTRICTS) + 1  # zone 8 has no guideline: not drawn
+    zone = features[-1]["properties"]  # after the districts: drawn over them
+    assert zone["zone"] == "7" and zone["name"] == "车公庙（福田区片区）"
+    assert zone["city_name"] == "深圳市"
+    assert zone["single_storey_median"] == "62.00 元/㎡·月"
+    assert zone["single_storey_source"] == "片区样本"
+    assert zone["multi_storey_source"] == "本区县样本"
+    assert zone["high_rise_median"] == NO_DATA
+    # Medians 40 and 62 on the page: two classes, the zone in the upper one.
+    assert zone["single_storey_class"] == "1" and zone["multi_storey_class"] == "0"
+    assert "含 1 个片区的指导价" in panels(html)
 
 
 def test_nothing_published_says_so_and_names_no_review_number():
@@ -343,3 +370,29 @@ def test_public_page_without_a_token(client):
     r = client.get("/maps/rent-guide?building_type=multi_storey")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert len(district_data(r.text)["features"]) == DISTRICTS_IN_GUANGDONG
+
+
+def test_page_draws_a_bureaus_zones_from_a_zone_level_version(session, client):
+    """Zone, leases, a zone-level computation and its publication through the services, in the
+    test's transaction; the page then shows the zone over Futian with its own median."""
+    from landsvc.guidelines import service as guidelines
+    from landsvc.rents.importing import import_rent_rows
+
+    lon, lat = FUTIAN
+    zone = guidelines.create_zone(session=session, name="测试片区",
+                                  geometry=shapely.geometry.mapping(square(lon, lat, 2_000)))
+    rents = [20.0 + i for i in range(11)]  # 11 leases inside the zone: median 25.0
+    rows = [_lease(200 + i, lon - 0.003, lat - 0.002, rent) for i, rent in enumerate(rents)]
+    assert import_rent_rows(session=session, rows=rows)["imported"] == len(rows)
+    version = guidelines.compute(session=session, period="2026Q1", level="zone")
+    guidelines.publish(session=session, version_id=version["id"],
+                       effective_date=dt.date(2026, 1, 1))
+
+    r = client.get("/maps/rent-guide?period=2026Q1&as_of=2026-02-01")
+    assert r.status_code == 200, r.text
+    features = district_data(r.text)["features"]
+    zones = [f["properties"] for f in features if "zone" in f["properties"]]
+    assert [z["zone"] for z in zones] == [str(zone["id"])]
+    assert zones[0]["single_storey_median"] == "25.00 元/㎡·月"
+    assert zones[0]["single_storey_samples"] == "11"
+    assert zones[0]["name"] == "测试片区（福田区片区）"
