@@ -122,12 +122,14 @@ def test_empty_tiles_and_tiles_below_the_layers_zoom_are_204(tiles_client, parce
     r = get(tiles_client, "parcels", Z, x + 3, y)  # 13.5 km east of 福田: no parcel there
     assert r.status_code == 204 and r.content == b""
     assert r.headers["cache-control"] == "public, max-age=60"
-    x8, y8, *_ = tile_of(*FUTIAN, 8)
-    assert get(tiles_client, "parcels", 8, x8, y8).status_code == 204  # parcels from z10
-    x10, y10, *_ = tile_of(*FUTIAN, 10)
-    assert codes(get(tiles_client, "parcels", 10, x10, y10)) == {"T-1", "T-2"}
-    xg, yg, *_ = tile_of(*HAIZHU, 10)
-    assert codes(get(tiles_client, "parcels", 10, xg, yg)) == {"T-9"}
+    x11, y11, *_ = tile_of(*FUTIAN, 11)
+    assert get(tiles_client, "parcels", 11, x11, y11).status_code == 204  # parcels from z12
+    x12, y12, *_ = tile_of(*FUTIAN, 12)
+    assert codes(get(tiles_client, "parcels", 12, x12, y12)) == {"T-1", "T-2"}
+    xg, yg, *_ = tile_of(*HAIZHU, 12)
+    assert codes(get(tiles_client, "parcels", 12, xg, yg)) == {"T-9"}
+    x9, y9, *_ = tile_of(*FUTIAN, 9)
+    assert codes(get(tiles_client, "districts", 9, x9, y9), "districts", "adcode")
 
 
 @pytest.mark.parametrize(("path", "status"), [

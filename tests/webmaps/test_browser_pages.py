@@ -118,7 +118,7 @@ def test_parcels_from_vector_tiles(committed, server, browser, monkeypatch):  # 
         == "function", f"assets missing (run scripts/assets); {requests}; {problems}"
     assert page.locator(".leaflet-container").count() == 1
     assert "按矢量瓦片显示" in page.inner_text(".lsv-header")
-    # Zoom in to the parcels (tiles start at level 10) and wait for the parcel tiles.
+    # Zoom in to the parcels (their tiles start at level 12) and wait for them.
     page.evaluate(f"{MAP_JS}.setView([{FUTIAN[1]}, {FUTIAN[0] + 1.75 * KM_LON}], 14)")
     page.wait_for_function("""() => {
         const map = MAP; let n = 0;
