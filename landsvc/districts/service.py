@@ -34,17 +34,93 @@ _UPSERT_DISTRICT = text("""
 """)
 
 
+GUANGDONG_CITIES = frozenset({
+    "440100", "440200", "440300", "440400", "440500", "440600", "440700", "440800", "440900",
+    "441200", "441300", "441400", "441500", "441600", "441700", "441800", "441900", "442000",
+    "445100", "445200", "445300"})
+"""The 21 prefecture-level cities (地级市) of Guangdong."""
+
+DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
+"""The only formats a divisions file is read in — each by its one reader (no VRT, no URL)."""
+
+COLUMNS = ("adcode", "name", "level", "city_adcode")
+
+
+def _county_codes() -> frozenset[str]:
+    """Every county-level code of the bundled divisions (the reference another file must
+    cover exactly)."""
+    from landsvc.config import get_settings
+
+    frame = gpd.read_file(get_settings().geodata_dir / DIVISIONS_FILE, driver="GeoJSON",
+                          columns=["adcode", "level"], ignore_geometry=True)
+    return frozenset(frame.loc[frame["level"] == "district", "adcode"])
+
+
+def check_divisions(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """A divisions file a bureau may put in place of the bundled one: the 21 cities, every
+    county-level code once, each in its city, valid polygons forming a valid coverage (no
+    overlaps between districts).
+
+    Raises
+    ------
+    InvalidInput
+        Naming the rule and the codes that break it.
+    """
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"{path.name}: 缺少字段 {', '.join(missing)}（应有 {', '.join(COLUMNS)}）",
+                           code="missing_columns")
+    codes = frame["adcode"].astype(str)
+    cities = set(codes[frame["level"] == "city"])
+    districts = codes[frame["level"] == "district"]
+    if cities != GUANGDONG_CITIES:
+        wrong = sorted(cities ^ GUANGDONG_CITIES)
+        raise InvalidInput(f"{path.name}: 地级市应为广东省的 21 个，现为 {len(cities)} 个；"
+                           f"多出或缺少 {', '.join(wrong[:10])}", code="divisions_cities")
+    twice = sorted(set(districts[districts.duplicated()]))
+    expected = _county_codes()
+    if twice or set(districts) != expected:
+        wrong = twice or sorted(set(districts) ^ expected)
+        raise InvalidInput(f"{path.name}: 县级行政区应为 {len(expected)} 个代码各一次；重复、多出或缺少 "
+                           f"{', '.join(wrong[:10])}", code="divisions_counties")
+    level = frame["level"] == "district"
+    cities_of = frame.loc[level, "city_adcode"].astype(str)
+    outside = sorted(codes[level][(cities_of.str[:4] != codes[level].str[:4])
+                                  | ~cities_of.isin(GUANGDONG_CITIES)])
+    if outside:
+        raise InvalidInput(f"{path.name}: 县级行政区 {', '.join(outside[:10])} 的 city_adcode 与其代码"
+                           "不符", code="divisions_city_of")
+    invalid = sorted(codes[~frame.geometry.is_valid | frame.geometry.is_empty
+                           | ~frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])])
+    if invalid:
+        raise InvalidInput(f"{path.name}: 边界无效（非多边形、为空或自相交）：{', '.join(invalid[:10])}",
+                           code="divisions_geometry")
+    if not shapely.coverage_is_valid(frame.loc[level].geometry.values):
+        raise InvalidInput(f"{path.name}: 县级行政区边界相互重叠或边线不吻合，不构成有效的覆盖",
+                           code="divisions_coverage")
+
+
 def load_divisions(*, session: Session, path: Path) -> dict[str, int]:
-    """Insert or update the cities and districts of a divisions file; counts per level."""
+    """Check a divisions file (:func:`check_divisions`) and insert or update its cities and
+    districts in place of the stored ones; counts per level."""
     if not path.exists():
         raise InvalidInput(f"找不到区划文件 {path}")
-    frame = gpd.read_file(path).to_crs(WGS84)
+    driver = DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        raise InvalidInput(f"{path.name}: 区划文件应为 GeoJSON（.geojson/.json）或 GeoPackage"
+                           "（.gpkg）", code="unsupported_format")
+    try:
+        frame = gpd.read_file(path, driver=driver)
+    except Exception as exc:  # the reader's own message names what is wrong with the file
+        raise InvalidInput(f"{path.name}: 无法按 {driver} 读取：{exc}", code="unreadable") from None
+    if frame.crs is None:
+        raise InvalidInput(f"{path.name}: 未声明坐标系", code="missing_crs")
+    frame = frame.to_crs(WGS84)
+    check_divisions(frame, path)
     frame["wkt"] = frame.geometry.to_wkt()
-    records = frame.drop(columns="geometry").to_dict("records")
+    records = frame[[*COLUMNS, "wkt"]].to_dict("records")
     cities = [r for r in records if r["level"] == "city"]
     districts = [r for r in records if r["level"] == "district"]
-    if not cities or not districts:
-        raise InvalidInput(f"{path}: 应同时包含 level=city 与 level=district 的要素")
     session.execute(_UPSERT_CITY, cities)
     session.execute(_UPSERT_DISTRICT, districts)
     session.execute(text("DELETE FROM district_part"))
