@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
 
 from tests.rents.util import lease, write_csv
-
-
-def landsvc(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "landsvc.cli", *args], capture_output=True,
-                          text=True, env=dict(os.environ), timeout=300)
+from tests.test_cli import landsvc
 
 
 @pytest.fixture

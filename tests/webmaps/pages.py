@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 CDN_WORDS = ("cdn", "unpkg", "jsdelivr", "cdnjs", "googleapis", "bootstrapcdn")
 
@@ -34,3 +35,17 @@ def external_urls(html: str) -> list[str]:
     lowered = html.lower()
     found += [word for word in CDN_WORDS if word in lowered]
     return found
+
+
+def offline(browser, server: str):
+    """A new page whose every request to another host is refused; the requests made and the
+    page's errors are kept for the assertions' messages."""
+    host = urlsplit(server).netloc
+    requests, problems = [], []
+    browser.on("request", lambda r: requests.append(r.url))
+    browser.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).netloc == host else route.abort())
+    page = browser.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    return page, host, requests, problems

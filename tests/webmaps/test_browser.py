@@ -7,10 +7,7 @@ test imports its own parcels for real and deletes them afterwards.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,11 +17,8 @@ from sqlalchemy.orm import Session
 from landsvc.parcels.importing import import_parcels
 from landsvc.parcels.models import Parcel
 from tests.builders import BAOAN, FUTIAN, feature, square
+from tests.webmaps.pages import offline
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Playwright adds --headless and --user-data-dir (a fresh profile below) itself.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 STATUSES = ("available", "reserved", "offered", "leased", "transferred")
 CODES = [f"BROWSER-{i:02d}" for i in range(10)]
 DISTRICTS = 124
@@ -50,38 +44,9 @@ def committed_parcels(engine, tmp_path) -> Iterator[list[str]]:
             session.commit()
 
 
-@pytest.fixture
-def browser(tmp_path):
-    """Debian's Chromium driven by Playwright, with a fresh profile and a throw-away HOME."""
-    assert CHROMIUM.exists(), "Chromium missing: apt-get install -y chromium fonts-wqy-microhei"
-    from playwright.sync_api import sync_playwright
-
-    home = tmp_path / "home"
-    home.mkdir()
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
-            headless=True, env={**os.environ, "HOME": str(home)},
-            viewport={"width": 1280, "height": 800}, locale="zh-CN",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
-    shutil.rmtree(home, ignore_errors=True)
-
-
 def test_map_draws_in_chromium_without_leaving_localhost(committed_parcels, server, browser,
                                                         tmp_path):
-    host = urlsplit(server).netloc
-    requests, problems = [], []
-    browser.on("request", lambda r: requests.append(r.url))
-    # Anything not for our server is refused, and reported below.
-    browser.route("**/*", lambda route: route.continue_()
-                  if urlsplit(route.request.url).netloc == host else route.abort())
-    page = browser.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page, host, requests, problems = offline(browser, server)
 
     page.goto(f"{server}/maps/parcels?district=4403", wait_until="load")
     assert page.evaluate("typeof L") == "object", (

@@ -29,7 +29,7 @@ from landsvc.tokens.models import ApiToken, Role
 from landsvc.tokens.service import create_token
 from tests.builders import FUTIAN, feature, square
 from tests.offerings.test_rules import VALID
-from tests.webmaps.test_browser import browser  # noqa: F401  (the Chromium fixture)
+from tests.webmaps.pages import offline
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "webmaps"
 """Screenshots kept after the run for a look (git-ignored)."""
@@ -88,19 +88,6 @@ def committed(engine, tmp_path) -> Iterator[dict]:
     assert OPERATOR.role is Role.admin
 
 
-def offline(browser, server):  # noqa: F811
-    """A page whose every request to another host is refused; requests and errors kept."""
-    host = urlsplit(server).netloc
-    requests, problems = [], []
-    browser.on("request", lambda r: requests.append(r.url))
-    browser.route("**/*", lambda route: route.continue_()
-                  if urlsplit(route.request.url).netloc == host else route.abort())
-    page = browser.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    return page, host, requests, problems
-
-
 def check_furniture(page) -> None:
     credits = page.inner_text(".lsv-credits")
     for label in ("数据更新", "审图号", "边界来源"):
@@ -110,7 +97,7 @@ def check_furniture(page) -> None:
     assert page.locator(".lsv-legend").count() == 1
 
 
-def test_parcels_from_vector_tiles(committed, server, browser, monkeypatch):  # noqa: F811
+def test_parcels_from_vector_tiles(committed, server, browser, monkeypatch):
     monkeypatch.setattr(webmaps, "GEOJSON_LIMIT", 3)  # 8 match: the page switches to tiles
     page, host, requests, problems = offline(browser, server)
     page.goto(f"{server}/maps/parcels?district=440304", wait_until="load")
@@ -161,7 +148,7 @@ def test_parcels_from_vector_tiles(committed, server, browser, monkeypatch):  # 
     assert all(urlsplit(u).netloc == host for u in requests if not u.startswith("data:"))
 
 
-def test_demand_page_for_the_owner(committed, server, browser):  # noqa: F811
+def test_demand_page_for_the_owner(committed, server, browser):
     page, host, requests, problems = offline(browser, server)
     url = f"{server}/maps/demands/{committed['demand']}"
     # The token travels in the Authorization header of the page request only, never in the

@@ -25,8 +25,7 @@ from maps.rent_guide import (
     rent_guide_map,
 )
 from tests.builders import BAOAN, FUTIAN, HAIZHU, feature, square
-from tests.webmaps.pages import external_urls
-from tests.webmaps.test_browser import browser  # noqa: F401  (the Chromium fixture)
+from tests.webmaps.pages import external_urls, offline
 
 DISTRICTS_IN_GUANGDONG = 124
 MAX_PAGE_BYTES = 1_500_000  # DESIGN.md: the page for all districts weighs at most 1.5 MB
@@ -258,16 +257,9 @@ def published_guideline(engine):
             session.commit()
 
 
-def test_rent_guide_draws_in_chromium(published_guideline, server, browser,  # noqa: F811
+def test_rent_guide_draws_in_chromium(published_guideline, server, browser,
                                       tmp_path):
-    host = urlsplit(server).netloc
-    requests, problems = [], []
-    browser.on("request", lambda r: requests.append(r.url))
-    browser.route("**/*", lambda route: route.continue_()
-                  if urlsplit(route.request.url).netloc == host else route.abort())
-    page = browser.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page, host, requests, problems = offline(browser, server)
 
     page.goto(f"{server}/maps/rent-guide?period={BROWSER_PERIOD}&as_of=2026-03-01",
               wait_until="load")
