@@ -210,7 +210,7 @@ def _terms(mode: SupplyMode, parcel, price_per_mu: float) -> dict:
                 "appraised_price_wan": appraised, "start_price_wan": round(appraised * 0.9, 2),
                 "conditions": {"investment_intensity_wan_per_mu": 500, "output_per_mu_wan": 800,
                                "tax_per_mu_wan": 40,
-                               "deadline_date": date.today() + timedelta(days=5 * 365)},
+                               "deadline_date": today() + timedelta(days=5 * 365)},
             }
         case SupplyMode.lease_and_transfer:
             return common | {
@@ -414,7 +414,7 @@ def _rent_market(session: Session, seed: int) -> dict[str, int]:
 def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]:
     """Enterprises of every tier around each park (one tier lapsed, 有进有出), a demand each
     within 20 km of the park, and one consortium bidding jointly for land."""
-    today = date.today()
+    on = today()  # China's date: tiers lapse by it
     enterprises = demands = 0
     first_pair: list[str] = []
     for number, (park, _, centre) in enumerate(centres):
@@ -424,10 +424,10 @@ def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]
             create_enterprise(session=session, properties={
                 "uscc": uscc, "name": f"{park.name[:2]}{suffix}有限公司", "district": park.district,
                 "industry_code": industry, "tier": tier,
-                "tier_valid_from": today - timedelta(days=3 * 365),
-                "tier_valid_to": (today - timedelta(days=30) if lapsed
-                                  else today + timedelta(days=2 * 365)),
-                "evaluation_year": today.year - 1, "evaluation_grade": "ABCD"[k]})
+                "tier_valid_from": on - timedelta(days=3 * 365),
+                "tier_valid_to": (on - timedelta(days=30) if lapsed
+                                  else on + timedelta(days=2 * 365)),
+                "evaluation_year": on.year - 1, "evaluation_grade": "ABCD"[k]})
             enterprises += 1
             if number == 0 and k < 2:
                 first_pair.append(uscc)
@@ -438,7 +438,7 @@ def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]
                 "near": {"lon": centre.x, "lat": centre.y, "radius_km": 20},
                 "max_rent_yuan_per_m2_month": park.rent_yuan_per_m2_month * 1.2,
                 "industry_code": industry, "term_years": 20,
-                "needed_by_date": today + timedelta(days=365)})
+                "needed_by_date": on + timedelta(days=365)})
             demands += 1
     if len(first_pair) == 2:
         consortium = create_consortium(

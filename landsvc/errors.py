@@ -158,6 +158,10 @@ def from_database(exc: Exception) -> LandsvcError | None:
         return InvalidInput("文本超出字段长度上限", code="too_long")
     if state.startswith("22"):  # other data exceptions: invalid text for a type, dates …
         return InvalidInput(f"数据格式有误：{diag.message_primary}", code="invalid_value")
+    if state == "42501" and "PL/pgSQL function" in (diag.context or ""):
+        # an append-only history or a published version refusing a change (our triggers);
+        # a privilege missing from the database role itself is a fault, not an answer
+        return Conflict(diag.message_primary or "记录不可修改", code="immutable_record")
     return None
 
 

@@ -67,6 +67,13 @@ def test_text_too_long_and_nul(stored):
     assert err.code == "nul_character" and err.detail.startswith("name: ")
 
 
+def test_an_append_only_history_refusing_a_change_is_a_409(session):
+    # the statement-level guard refuses even an empty table: no event needs to exist
+    err = refusal(session, text("TRUNCATE approval_event"))
+    assert isinstance(err, Conflict) and err.code == "immutable_record"
+    assert "只能追加" in err.detail
+
+
 def test_other_database_faults_are_not_input_errors(session):
     with pytest.raises(DBAPIError) as info, session.begin_nested():
         session.execute(text("SELECT * FROM no_such_table"))
