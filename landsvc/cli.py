@@ -112,6 +112,39 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 # -- geodata ------------------------------------------------------------------------------
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="备份文件（pg_dump 自定义格式）")]) -> None:
+    """用 pg_dump 备份数据库（自定义格式，应用运行时也一致）。"""
+    from landsvc.backup import backup
+    from landsvc.db import database_url
+
+    typer.echo(f"正在备份数据库到 {file} …")
+    try:
+        result = backup(database_url(), file)
+    except Exception as exc:  # LandsvcError, or the embedded cluster failing to start
+        raise _fail(exc) from None
+    typer.echo(f"备份完成：{result.path}，{result.size / 1048576:.1f} MiB，"
+               f"{result.entries} 个条目，用时 {result.seconds:.1f} 秒")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="landsvc db backup 生成的备份文件")],
+    force: Annotated[bool, typer.Option("--force", help="目标数据库不为空时先删除其中所有对象")] = False,
+) -> None:
+    """用 pg_restore 把备份恢复到空数据库（非空须加 --force）。"""
+    from landsvc.backup import restore
+    from landsvc.db import database_url
+
+    typer.echo(f"正在检查并恢复备份 {file} …")
+    try:
+        result = restore(database_url(), file, force=force)
+    except Exception as exc:  # LandsvcError, or the embedded cluster failing to start
+        raise _fail(exc) from None
+    dropped = f"，先删除了 {result.dropped} 个原有表/视图/序列" if result.dropped else ""
+    typer.echo(f"恢复完成：{result.relations} 个表/视图/序列{dropped}，用时 {result.seconds:.1f} 秒")
+
+
 @geodata_app.command("load")
 def geodata_load(
     file: Annotated[Path | None, typer.Option(help="区划 GeoJSON；缺省为 geodata/ 中的广东省区划")] = None,

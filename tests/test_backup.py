@@ -14,14 +14,8 @@ from landsvc import backup
 from landsvc.errors import Conflict, InvalidInput
 
 TARGET = "landsvc_restore_target"
-# Migration 0003's trigger parcel_link_park_on_move has WHEN (OLD.geom IS DISTINCT FROM
-# NEW.geom): pg_restore runs with an empty search_path, where that operator on geometry is
-# ambiguous ("operator is not unique: public.geometry = public.geometry"), so no dump of the
-# current schema restores. With the WHEN written as NOT ST_OrderingEquals(OLD.geom, NEW.geom)
-# (deparsed schema-qualified) every test here passes. Strict: remove once the schema is fixed.
-SCHEMA_NOT_RESTORABLE = pytest.mark.xfail(
-    strict=True, raises=backup.BackupError,
-    reason="trigger parcel_link_park_on_move cannot be restored (IS DISTINCT FROM on geometry)")
+# The round trips below found migration 0003's trigger unrestorable (its WHEN compared
+# geometries with an operator pg_restore's empty search_path cannot resolve); 0014 fixed it.
 SAMPLE_READS = [
     "SELECT adcode, name, ST_AsText(geom) FROM district ORDER BY adcode",
     "SELECT adcode, name, ST_AsText(geom) FROM city ORDER BY adcode",
@@ -86,7 +80,6 @@ def test_emptiness(target_url):
     engine.dispose()
 
 
-@SCHEMA_NOT_RESTORABLE
 def test_round_trip_answers_the_same(database_url, target_url, dump):
     assert backup.is_empty(target_url)
     result = backup.restore(target_url, dump)
@@ -97,7 +90,6 @@ def test_round_trip_answers_the_same(database_url, target_url, dump):
     assert not backup.is_empty(target_url)
 
 
-@SCHEMA_NOT_RESTORABLE
 def test_non_empty_target_is_refused_without_force(database_url, target_url, dump):
     backup.restore(target_url, dump)
     engine = create_engine(target_url, poolclass=NullPool)
@@ -114,7 +106,6 @@ def test_non_empty_target_is_refused_without_force(database_url, target_url, dum
     engine.dispose()
 
 
-@SCHEMA_NOT_RESTORABLE
 def test_fresh_postgis_counts_as_empty(target_url, dump):
     engine = create_engine(target_url, poolclass=NullPool)
     with engine.begin() as conn:
