@@ -33,6 +33,13 @@ class Principal:
     jurisdiction: str | None = None
     enterprise_uscc: str | None = None
 
+    @property
+    def actor(self) -> str:
+        """Who acted, as histories record it: ``enterprise:USCC`` or ``role:jurisdiction``."""
+        if self.role is Role.enterprise:
+            return f"enterprise:{self.enterprise_uscc}"
+        return f"{self.role.value}:{self.jurisdiction or ''}"
+
 
 OPERATOR = Principal(Role.admin)
 """The local operator at the CLI: acts everywhere, needs no token."""

@@ -54,12 +54,6 @@ M2_PER_HA = 10_000
 
 
 # -- who --------------------------------------------------------------------------------
-def _who(principal: Principal) -> str:
-    if principal.role is Role.enterprise:
-        return f"enterprise:{principal.enterprise_uscc}"
-    return f"{principal.role.value}:{principal.jurisdiction or ''}"
-
-
 def _applicant_members(session: Session, case: ApprovalCase) -> set[str]:
     if case.applicant_uscc is not None:
         return {case.applicant_uscc}
@@ -178,7 +172,7 @@ def file_case(*, session: Session, values: dict, principal: Principal | None) ->
     session.add(case)
     session.flush()
     audit.append(session, case_id=case.id, action="file", from_status=None,
-                 to_status=A.submitted.value, actor=_who(principal),
+                 to_status=A.submitted.value, actor=principal.actor,
                  role=principal.role.value, on=on, comment=values.get("comment"))
     return get_case(session=session, case_id=case.id, principal=principal)
 
@@ -230,7 +224,7 @@ def transition(*, session: Session, case_id: int, action: str, comment: str | No
     target = _target(session, case, action)
     day = _step_on(case, on)
     audit.append(session, case_id=case.id, action=action, from_status=case.status.value,
-                 to_status=target.value, actor=_who(principal), role=principal.role.value,
+                 to_status=target.value, actor=principal.actor, role=principal.role.value,
                  on=day, comment=comment)
     session.execute(update(ApprovalCase).where(ApprovalCase.id == case_id)
                     .values(status=target, last_step_on=day))

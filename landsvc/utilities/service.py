@@ -34,12 +34,6 @@ from landsvc.utilities.models import ComplaintStatus, Utility, UtilityComplaint,
 UNITS = {Utility.electricity: "元/千瓦时", Utility.water: "元/立方米", Utility.gas: "元/立方米"}
 
 
-def _who(principal: Principal) -> str:
-    if principal.role is Role.enterprise:
-        return f"enterprise:{principal.enterprise_uscc}"
-    return f"{principal.role.value}:{principal.jurisdiction or ''}"
-
-
 def _category(body: dict) -> str:
     return fields.text_field(body, "category", "类别", 50, required=True)
 
@@ -76,7 +70,7 @@ def create_tariff(*, session: Session, body: dict[str, Any], principal: Principa
         raise Conflict(f"effective_from: {district} 的{utility.label}价（{category}）自 "
                        f"{day.isoformat()} 起已有定价（id {existing}）", code="duplicate_tariff")
     tariff = UtilityTariff(district=district, utility=utility, category=category,
-                           unit_price_yuan=price, effective_from=day, created_by=_who(principal))
+                           unit_price_yuan=price, effective_from=day, created_by=principal.actor)
     session.add(tariff)
     session.flush()
     session.refresh(tariff)
@@ -213,7 +207,7 @@ def file_complaint(*, session: Session, body: dict[str, Any],
         case_opened=verdict.case_opened,
         status=ComplaintStatus.filed if verdict.case_opened else ComplaintStatus.dismissed,
         reason=None if verdict.case_opened else rules.WITHIN_TARIFF,
-        filed_on=fields.today(), updated_by=_who(principal))
+        filed_on=fields.today(), updated_by=principal.actor)
     session.add(complaint)
     session.flush()
     session.refresh(complaint)
@@ -309,7 +303,7 @@ def transition(*, session: Session, complaint_id: int, action: str,
                            code="unexpected_refund")
     session.execute(update(UtilityComplaint).where(UtilityComplaint.id == complaint.id).values(
         status=target, refund_yuan=refund, note=note if note is not None else complaint.note,
-        updated_at=func.now(), updated_by=_who(principal)))
+        updated_at=func.now(), updated_by=principal.actor))
     session.expire(complaint)
     return get_complaint(session=session, complaint_id=complaint_id, principal=principal)
 
