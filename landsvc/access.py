@@ -27,18 +27,22 @@ from landsvc.tokens.models import Role
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a role; for a bureau the adcode prefix it governs, for an enterprise
-    its USCC. Tokens (and later user sessions) resolve to one."""
+    its USCC. Tokens and signed-in users (``username``) resolve to one."""
 
     role: Role
     jurisdiction: str | None = None
     enterprise_uscc: str | None = None
+    username: str | None = None
 
     @property
     def actor(self) -> str:
-        """Who acted, as histories record it: ``enterprise:USCC`` or ``role:jurisdiction``."""
+        """Who acted, as histories record it: ``enterprise:USCC`` or ``role:jurisdiction``,
+        followed by `` user:NAME`` when a signed-in person acted."""
         if self.role is Role.enterprise:
-            return f"enterprise:{self.enterprise_uscc}"
-        return f"{self.role.value}:{self.jurisdiction or ''}"
+            who = f"enterprise:{self.enterprise_uscc}"
+        else:
+            who = f"{self.role.value}:{self.jurisdiction or ''}"
+        return f"{who} user:{self.username}" if self.username else who
 
 
 OPERATOR = Principal(Role.admin)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from landsvc.accounts.cli import user_app
 from landsvc.config import get_settings
 from landsvc.errors import LandsvcError
 from landsvc.maps_export import maps_app
@@ -471,6 +472,7 @@ audit_app = typer.Typer(help="审批记录（只追加、哈希链）", no_args_
 app.add_typer(audit_app, name="audit")
 app.add_typer(rents_app, name="rents")
 app.add_typer(maps_app, name="maps")
+app.add_typer(user_app, name="user")
 
 
 @notifications_app.command("deliver")

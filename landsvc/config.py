@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     geodata_dir: Path = REPO_ROOT / "geodata"
+    cookie_secure: bool = False
+    """Mark the web session cookie Secure (always, besides requests that came over HTTPS)."""
 
     # -- map pages (docs/maps.md) --------------------------------------------------------
     map_review_number: str = ""

@@ -80,6 +80,12 @@ class Forbidden(LandsvcError):
     code = "forbidden"
 
 
+class TooManyRequests(LandsvcError):
+    """Refused for now; ``extra["retry_after"]`` seconds until it may be tried again."""
+
+    code = "too_many_requests"
+
+
 class PayloadTooLarge(LandsvcError):
     code = "payload_too_large"
 
@@ -102,6 +108,7 @@ STATUS = {
     PreconditionFailed: 412,
     NotAuthenticated: 401,
     Forbidden: 403,
+    TooManyRequests: 429,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
 }
@@ -232,7 +239,7 @@ class TransitionErrorBody(BaseModel):
 _DESCRIPTIONS = {
     400: "查询参数或请求体无法解析", 401: "缺少令牌或令牌无效", 403: "无权执行（角色或管辖范围）",
     404: "不存在或无权查看", 409: "与现有数据冲突", 412: "If-Match 与当前版本不符",
-    413: "上传内容过大", 415: "不支持的文件类型或请求格式", 422: "输入不符合规则（detail 指明字段）",
+    413: "上传内容过大", 429: "请求过于频繁，稍后再试", 415: "不支持的文件类型或请求格式", 422: "输入不符合规则（detail 指明字段）",
 }
 
 

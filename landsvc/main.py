@@ -35,6 +35,10 @@ from landsvc.quota.router import router as quota_router
 from landsvc.rents.router import router as rents_router
 from landsvc.tiles.router import router as tiles_router
 from landsvc.utilities.router import router as utilities_router
+from landsvc.web import pages as web_pages
+from landsvc.web.router import STATIC_URL as WEB_STATIC_URL
+from landsvc.web.router import router as web_router
+from landsvc.web.router import static as web_static
 from landsvc.webmaps.rent_guide import router as rent_guide_router
 from landsvc.webmaps.router import ASSETS_URL as MAP_ASSETS_URL
 from landsvc.webmaps.router import assets as map_assets
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",
     )
     errors.install(app)
+    web_pages.install(app)
     app.add_middleware(ReadOnlyCors, prefix=ogcapi_router.prefix)  # /ogcapi alone
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # GeoJSON and map pages shrink ~5x
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
@@ -162,5 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
     app.include_router(rent_guide_router)
+    app.include_router(web_router)
     app.mount(MAP_ASSETS_URL, map_assets(), name="map_assets")
+    app.mount(WEB_STATIC_URL, web_static(), name="web_static")
     return app

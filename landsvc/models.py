@@ -1,5 +1,6 @@
 """Every ORM model, imported once so that Base.metadata knows all tables."""
 
+from landsvc.accounts.models import AppUser, LoginFailure, WebSession
 from landsvc.allocations.models import Allocation
 from landsvc.approvals.models import ApprovalCase, ApprovalEvent
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
@@ -18,7 +19,7 @@ from landsvc.rents.models import RentRecord
 from landsvc.tokens.models import ApiToken
 from landsvc.utilities.models import UtilityComplaint, UtilityTariff
 
-__all__ = ["Allocation", "ApiToken", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
+__all__ = ["Allocation", "ApiToken", "AppUser", "LoginFailure", "WebSession", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
            "GuidelineItem", "GuidelineVersion", "RentZone",

@@ -1,0 +1,1 @@
+"""The bureau console (``/bureau/…``): bureau accounts inside their jurisdiction, and admins."""

@@ -1,0 +1,1 @@
+"""The enterprise portal (``/enterprise/…``): signed-in enterprise accounts only."""

@@ -1,0 +1,102 @@
+"""Jinja2 templates, their filters, and :func:`render`, the one way a page is answered."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from landsvc.config import get_settings
+from landsvc.web import security
+
+TEMPLATES = Path(__file__).parent / "templates"
+ASSETS = "/maps/assets"
+"""Where the pinned npm packages are served (``scripts/assets``, ``maps/web-vendor.txt``)."""
+STATIC = "/static"
+"""Where this package's own CSS and JavaScript are served."""
+
+templates = Jinja2Templates(directory=TEMPLATES)
+env = templates.env
+env.trim_blocks = True
+env.lstrip_blocks = True
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    """``12345.6`` -> ``12,345.60``; None -> ``—``."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def _date(value: date | datetime | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value[:10]
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def _tojson_safe(value: Any) -> Markup:
+    """JSON for a ``<script type="application/json">`` block: ``<``, ``>`` and ``&`` escaped,
+    so that no text a user typed can close the script."""
+    text = json.dumps(value, ensure_ascii=False, default=_plain)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+env.filters["number"] = _number
+env.filters["day"] = _date
+env.filters["jsonscript"] = _tojson_safe
+env.globals["ASSETS"] = ASSETS
+env.globals["STATIC"] = STATIC
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A page: the template with the signed-in user, the CSRF token and ``context``.
+
+    Visitors without a session get a CSRF cookie here, the first time a page is rendered
+    for them (the login form's double-submit token)."""
+    user = security.signed_in(request)
+    csrf, fresh_cookie = security.csrf_for(request)
+    response = templates.TemplateResponse(
+        request, name, {"user": user, "csrf_token": csrf, **(context or {})},
+        status_code=status_code, headers=headers)
+    if fresh_cookie:
+        security.set_csrf_cookie(request, response, csrf)
+    return response
+
+
+def map_config() -> dict[str, Any]:
+    """What ``map.js`` needs to draw a basemap and the credits line, from the settings."""
+    from maps.common import OSM_ATTRIBUTION, OSM_TILES, TIANDITU_ATTRIBUTION, TIANDITU_TILES
+
+    settings = get_settings()
+    config: dict[str, Any] = {"basemap": "none", "review_number": settings.map_review_number
+                              or "未配置", "boundary_source": settings.map_boundary_source}
+    if settings.map_basemap == "osm":
+        config |= {"basemap": "osm", "tiles": [[OSM_TILES, OSM_ATTRIBUTION, ""]]}
+    elif settings.map_basemap == "tianditu" and settings.tianditu_key:
+        config |= {"basemap": "tianditu", "tiles": [
+            [TIANDITU_TILES.replace("{layer}", layer).replace("{key}", settings.tianditu_key),
+             TIANDITU_ATTRIBUTION, "01234567"] for layer in ("vec", "cva")]}
+    return config
+
+
+env.globals["map_config"] = map_config
