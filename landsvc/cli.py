@@ -466,6 +466,29 @@ def demo_load(
         typer.echo("parks already stored; demo supply not loaded again")
 
 
+@demo_app.command("accounts")
+def demo_accounts_command(
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（供程序读取）")] = False,
+) -> None:
+    """创建（或重置）三个演示网页账号：企业、主管部门（全省）、管理员，打印用户名与随机密码。"""
+    from landsvc.db import session_scope
+    from landsvc.demo import demo_accounts
+
+    try:
+        with session_scope() as session:
+            made = demo_accounts(session=session)
+    except LandsvcError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(made)
+        return
+    labels = {"enterprise": "企业", "bureau": "主管部门", "admin": "管理员"}
+    for account in made:
+        binding = account["enterprise_uscc"] or account["jurisdiction"] or "全部"
+        typer.echo(f"  {labels[account['role']]:<6} 用户名 {account['username']:<16} "
+                   f"密码 {account['password']}  （{binding}）")
+
+
 notifications_app = typer.Typer(help="精准推送：webhook 投递", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
 audit_app = typer.Typer(help="审批记录（只追加、哈希链）", no_args_is_help=True)

@@ -11,13 +11,14 @@ right order for each city.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 import shapely
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from landsvc.access import OPERATOR, Principal
@@ -29,6 +30,7 @@ from landsvc.demands.service import create_demand
 from landsvc.enterprises.models import Enterprise
 from landsvc.enterprises.service import create_consortium, create_enterprise
 from landsvc.enterprises.tiers import USCC_ALPHABET, uscc_check_character
+from landsvc.errors import InvalidInput
 from landsvc.fields import today
 from landsvc.guidelines.service import compute as compute_guidelines
 from landsvc.guidelines.service import publish as publish_guidelines
@@ -452,3 +454,33 @@ def _enterprises_and_demands(session: Session, centres: list) -> tuple[int, int]
             "supply_modes": ["transfer", "flexible_term_transfer"]})
         demands += 1
     return enterprises, demands
+
+
+DEMO_ACCOUNTS = ("demo-enterprise", "demo-bureau", "demo-admin")
+
+
+def demo_accounts(*, session: Session) -> list[dict[str, str]]:
+    """One web account of each kind, with fresh random passwords (running again resets them):
+    the little giant with the most approval cases, the provincial bureau (``44``), an admin.
+    """
+    from landsvc.accounts.models import AppUser
+    from landsvc.accounts.service import create_user
+    from landsvc.approvals.models import ApprovalCase
+
+    cases = (select(func.count()).where(ApprovalCase.applicant_uscc == Enterprise.uscc)
+             .correlate(Enterprise).scalar_subquery())
+    uscc = session.scalar(select(Enterprise.uscc).where(Enterprise.tier == "little_giant")
+                          .order_by(cases.desc(), Enterprise.uscc).limit(1))
+    if uscc is None:
+        raise InvalidInput("演示账号需要先载入演示数据：landsvc demo load")
+    session.execute(delete(AppUser).where(AppUser.username.in_(DEMO_ACCOUNTS)))
+    made = []
+    for username, role, binding in (("demo-enterprise", Role.enterprise, {"enterprise_uscc": uscc}),
+                                    ("demo-bureau", Role.bureau, {"jurisdiction": "44"}),
+                                    ("demo-admin", Role.admin, {})):
+        password = secrets.token_urlsafe(12) + str(secrets.randbelow(10))  # never all letters
+        create_user(session=session, username=username, password=password, role=role, **binding)
+        made.append({"username": username, "password": password, "role": role.value,
+                     "jurisdiction": binding.get("jurisdiction", ""),
+                     "enterprise_uscc": binding.get("enterprise_uscc", "")})
+    return made
