@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",
     )
+    app.state.settings = settings
     errors.install(app)
     web_pages.install(app)
     app.add_middleware(ReadOnlyCors, prefix=ogcapi_router.prefix)  # /ogcapi alone

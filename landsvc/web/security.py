@@ -51,7 +51,8 @@ def signed_in(request: Request) -> SignedIn | None:
 
 
 def cookie_secure(request: Request) -> bool:
-    return get_settings().cookie_secure or request.url.scheme == "https"
+    settings = getattr(request.app.state, "settings", None) or get_settings()
+    return settings.cookie_secure or request.url.scheme == "https"
 
 
 def _session_cookie(request: Request) -> str | None:
