@@ -7,21 +7,42 @@ a bureau acting outside its jurisdiction gets the service's 403, and nothing is 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 from shapely.geometry import mapping
 from starlette.datastructures import FormData, UploadFile
 
-from landsvc.db import SessionDep
+from landsvc import lists
+from landsvc.db import LabelledEnum, SessionDep
 from landsvc.districts.service import district_index
-from landsvc.errors import Forbidden, ImportRejected, LandsvcError, status_of
+from landsvc.enterprises.tiers import Tier
+from landsvc.errors import (
+    Forbidden,
+    IllegalTransition,
+    ImportRejected,
+    InvalidInput,
+    LandsvcError,
+    NotFound,
+    status_of,
+)
 from landsvc.ingest import reader
 from landsvc.ingest.upload import saved_upload
+from landsvc.offerings import rules as offering_rules
+from landsvc.offerings import service as offerings
+from landsvc.offerings.models import OfferingStatus, SupplyMode
+from landsvc.offerings.schemas import OfferingCreate, OfferingTransition
 from landsvc.parcels import importing
+from landsvc.parcels import service as parcels
 from landsvc.parcels.checks import RowChecker
+from landsvc.parcels.models import ParcelStatus
 from landsvc.web import forms
 from landsvc.web.security import BureauUser, CsrfForm
 from landsvc.web.templating import render
@@ -123,3 +144,218 @@ def _row_map(session, path, crs: str | None, report: dict) -> dict:
         return {"features": [], "unlocated": sorted(rejected), "truncated": False}
     return {"features": features, "unlocated": unlocated,
             "truncated": report["features"] > MAP_ROWS}
+
+
+# -- shared helpers ------------------------------------------------------------------------
+PAGE_SIZE = 20
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def _when(value: str | None) -> str:
+    """An ISO timestamp as Beijing time, ``YYYY-MM-DD HH:MM``; None as ``—``."""
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _local_input(value: str | None) -> str | None:
+    """An ISO timestamp as a ``datetime-local`` input's value (Beijing time)."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+
+
+def _moment(value: str | None) -> str | None:
+    """A ``datetime-local`` value (Beijing time, no zone) as ISO 8601 with +08:00."""
+    if not value:
+        return None
+    return value if ("+" in value[10:] or value.endswith("Z")) else f"{value}+08:00"
+
+
+def _choice(cls: type[LabelledEnum], value: str | None, field: str):
+    """A filter's enum value from the query string: blank is no filter, unknown is a 422."""
+    if not value:
+        return None
+    try:
+        return cls(value)
+    except ValueError:
+        raise InvalidInput(f"{field}: 无法识别的值 {value[:30]!r}") from None
+
+
+def _offset(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 9 else 0
+
+
+def _pager(request: Request, matched: lists.Matched, offset: int) -> dict:
+    """What the ``pager`` macro shows, with links that keep the other query parameters."""
+
+    def url(at: int) -> str:
+        params = {k: v for k, v in request.query_params.items() if k != "offset" and v}
+        if at:
+            params["offset"] = str(at)
+        return request.url.path + ("?" + urlencode(params) if params else "")
+
+    return {"number_matched": matched.count, "offset": offset, "limit": PAGE_SIZE,
+            "prev_url": url(max(offset - PAGE_SIZE, 0)) if offset else None,
+            "next_url": url(offset + PAGE_SIZE) if matched.has_next else None}
+
+
+def _scope(user, district: str | None) -> str | None:
+    """The district a list shows: the one asked for, else the bureau's jurisdiction."""
+    return district or user.principal.jurisdiction
+
+
+def _options(cls: type[LabelledEnum]) -> list[tuple[str, str]]:
+    return [(m.value, m.label) for m in cls]
+
+
+def _flag(form: FormData, name: str) -> bool | None:
+    """A checkbox: True when ticked, else left out (the service's default applies)."""
+    return True if _checked(form, name) else None
+
+
+def _failed(exc: Exception) -> tuple[dict[str, str], int]:
+    """A refused form's field errors and its status (422 for invalid input, else the
+    service's own: 403 outside the jurisdiction, 409 conflicts…)."""
+    if isinstance(exc, ValidationError):
+        return forms.field_errors(exc), 422
+    return forms.field_errors(exc), status_of(exc)
+
+
+def _transition_refused(exc: LandsvcError) -> dict:
+    """What a refused lifecycle step shows: the message, and the allowed actions."""
+    return {"message": exc.detail, "status": status_of(exc),
+            "allowed": exc.extra.get("allowed") if isinstance(exc, IllegalTransition) else None}
+
+
+# -- offerings -----------------------------------------------------------------------------
+OFFERING_ACTIONS = {"publish": "发布", "close": "结束竞价", "award": "成交", "fail": "流拍",
+                    "cancel": "撤销"}
+OFFERING_NUMBERS = ("term_years", "lease_years", "transfer_years", "lease_share_percent",
+                    "start_price_wan", "annual_rent_yuan", "appraised_price_wan",
+                    "rent_review_years", "rent_review_cap_percent")
+CONDITION_FIELDS = ("investment_intensity_wan_per_mu", "output_per_mu_wan", "tax_per_mu_wan",
+                    "deadline_date")
+
+
+def _offering_context(**extra: Any) -> dict:
+    return {"section": SECTION, "modes": _options(SupplyMode),
+            "statuses": _options(OfferingStatus), "tiers": _options(Tier),
+            "actions": OFFERING_ACTIONS, "mode_fields": offering_rules.MODES,
+            "field_labels": offering_rules.FIELD_LABELS, "when": _when, **extra}
+
+
+@router.get("/offerings")
+def offering_list(request: Request, session: SessionDep, user: BureauUser,
+                  status: str | None = None, supply_mode: str | None = None,
+                  district: str | None = None, offset: str | None = None):
+    at = _offset(offset)
+    flt = offerings.OfferingFilter(
+        supply_mode=_choice(SupplyMode, supply_mode, "supply_mode"),
+        status=_choice(OfferingStatus, status, "status"), district=_scope(user, district))
+    features, matched = offerings.search_offerings(
+        session=session, flt=flt, page=lists.Page(PAGE_SIZE, at), principal=user.principal)
+    return render(request, "bureau/offering_list.html", _offering_context(
+        features=features, page=_pager(request, matched, at),
+        filters={"status": status, "supply_mode": supply_mode, "district": district}))
+
+
+def _offerable_parcels(session, user) -> list[dict]:
+    """Parcels the bureau may offer (available, in its jurisdiction), for the form's list."""
+    found, _ = parcels.search_parcels(
+        session=session, page=lists.Page(200, 0), principal=user.principal,
+        flt=parcels.ParcelFilter(district=user.principal.jurisdiction,
+                                 status=ParcelStatus.available))
+    return found
+
+
+def _offering_values(form: FormData) -> dict[str, Any]:
+    """The API's ``OfferingCreate`` input from the form (blank fields left out)."""
+    values: dict[str, Any] = {name: forms.text(form, name) for name in
+                              ("parcel_id", "supply_mode", *OFFERING_NUMBERS, "min_tier")}
+    values["rent_credited"] = {"true": True, "false": False}.get(forms.text(form, "rent_credited"))
+    conditions = {name: forms.text(form, f"conditions.{name}") for name in CONDITION_FIELDS}
+    values["conditions"] = {k: v for k, v in conditions.items() if v} or None
+    for name in ("srdi_priority", "joint_bidding_allowed"):
+        values[name] = _flag(form, name)
+    for name in ("bidding_opens_at", "bidding_closes_at"):
+        values[name] = _moment(forms.text(form, name))
+    return values
+
+
+def _form_echo(form: FormData) -> dict[str, Any]:
+    """The user's input as typed, to fill the form again."""
+    return {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
+
+
+@router.get("/offerings/new")
+def offering_new(request: Request, session: SessionDep, user: BureauUser,
+                 parcel_id: str | None = None):
+    return render(request, "bureau/offering_form.html", _offering_context(
+        values={"parcel_id": parcel_id} if parcel_id else {}, errors={},
+        parcels=_offerable_parcels(session, user)))
+
+
+@router.post("/offerings/new")
+def offering_create(request: Request, session: SessionDep, user: BureauUser, form: CsrfForm):
+    try:
+        body = forms.model(OfferingCreate, _offering_values(form))
+        with session.begin_nested():  # as POST /api/v1/offerings calls it
+            created, _ = offerings.create_offering(
+                session=session, values=body.model_dump(exclude_unset=True) | {
+                    "parcel_id": body.parcel_id, "supply_mode": body.supply_mode},
+                principal=user.principal)
+    except (ValidationError, LandsvcError) as exc:
+        errors, status = _failed(exc)
+        return render(request, "bureau/offering_form.html", _offering_context(
+            values=_form_echo(form), errors=errors, parcels=_offerable_parcels(session, user)),
+            status_code=status)
+    return RedirectResponse(f"/bureau/offerings/{created['id']}", status_code=303)
+
+
+def _offering_page(request: Request, session, user, offering_id: int, *,
+                   refused: dict | None = None, award: dict | None = None):
+    offering, tag = offerings.get_offering(session=session, offering_id=offering_id,
+                                           principal=user.principal)
+    return render(request, "bureau/offering_detail.html", _offering_context(
+        offering=offering, props=offering["properties"], etag=tag, refused=refused,
+        award=award or {"values": {}, "errors": {}}),
+        status_code=refused["status"] if refused else 200)
+
+
+@router.get("/offerings/{offering_id}")
+def offering_detail(request: Request, session: SessionDep, user: BureauUser, offering_id: int):
+    return _offering_page(request, session, user, offering_id)
+
+
+@router.post("/offerings/{offering_id}/transitions")
+def offering_transition(request: Request, session: SessionDep, user: BureauUser,
+                        offering_id: int, form: CsrfForm):
+    etag_sent = forms.text(form, "etag")
+    data = {"action": forms.text(form, "action"),
+            "awardee_uscc": forms.text(form, "awardee_uscc"),
+            "awardee_name": forms.text(form, "awardee_name")}
+    try:
+        body = forms.model(OfferingTransition, data)
+        with session.begin_nested():
+            offerings.transition_offering(
+                session=session, offering_id=offering_id, action=body.action,
+                awardee_uscc=body.awardee_uscc, awardee_name=body.awardee_name,
+                principal=user.principal, if_match=[etag_sent] if etag_sent else None)
+    except (ValidationError, LandsvcError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errors, status = _failed(exc)
+        refused = (_transition_refused(exc) if isinstance(exc, LandsvcError) else
+                   {"message": "；".join(errors.values()), "status": status, "allowed": None})
+        award = {"values": data, "errors": errors} if data["action"] == "award" else None
+        try:
+            return _offering_page(request, session, user, offering_id, refused=refused,
+                                  award=award)
+        except NotFound:  # not even visible to this bureau: the refusal alone, as a page
+            raise exc from None
+    return RedirectResponse(f"/bureau/offerings/{offering_id}", status_code=303)

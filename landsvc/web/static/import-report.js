@@ -1,23 +1,36 @@
-/* The parcel import report's map: each row of the uploaded file, coloured by its fate. */
+/* Maps of the bureau's supply pages: every <div class="map" data-geojson="ID"> draws the
+ * GeoJSON in <script id="ID" type="application/json">. Rows of an import report are
+ * coloured by their fate (imported / correct but not imported / rejected). */
 (function () {
   "use strict";
-  var el = document.getElementById("import-map");
-  var data = document.getElementById("import-rows");
-  if (!el || !data || !window.landsvcMap) return;
-  var rows = JSON.parse(data.textContent);
+  if (!window.landsvcMap) return;
   var colours = { imported: "#1a7f37", held: "#9a6700", rejected: "#cf222e" };
   var states = { imported: "已导入", held: "正确但未导入", rejected: "有误" };
-  var map = window.landsvcMap("import-map", {});
-  var layer = window.landsvcGeoJSON(rows, function (f) {
-    var c = colours[f.properties.state] || "#0969da";
+
+  function style(f) {
+    var c = colours[f.properties && f.properties.state] || "#0969da";
     return { color: c, weight: 2, fillColor: c, fillOpacity: 0.35 };
-  }, function (f) {
-    var p = f.properties;
-    return "第 " + p.index + " 行" + (p.code ? "（" + p.code + "）" : "") + "：" +
-      (states[p.state] || p.state) + (p.reason ? "\n" + p.reason : "");
-  }).addTo(map);
-  if (rows.features.length) {
-    var b = layer.getBounds();
-    if (b.isValid()) map.fitBounds(b, { maxZoom: 15, padding: [20, 20] });
   }
+
+  function text(f) {
+    var p = f.properties || {};
+    if (p.index !== undefined) {
+      return "第 " + p.index + " 行" + (p.code ? "（" + p.code + "）" : "") + "：" +
+        (states[p.state] || p.state) + (p.reason ? "\n" + p.reason : "");
+    }
+    return p.label || "";
+  }
+
+  document.querySelectorAll("div.map[data-geojson]").forEach(function (el) {
+    var source = document.getElementById(el.getAttribute("data-geojson"));
+    if (!source) return;
+    var data = JSON.parse(source.textContent);
+    var map = window.landsvcMap(el.id, {});
+    var empty = !data || (data.type === "FeatureCollection" && !data.features.length) ||
+      (data.type === "Feature" && !data.geometry);
+    if (empty) return;
+    var layer = window.landsvcGeoJSON(data, style, text).addTo(map);
+    var b = layer.getBounds();
+    if (b.isValid()) map.fitBounds(b, { maxZoom: 16, padding: [20, 20] });
+  });
 })();
