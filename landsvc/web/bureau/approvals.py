@@ -196,14 +196,14 @@ def approval_queue(request: Request, session: SessionDep, user: BureauUser,
                "names": _district_names(session)}
     if errors:
         return render(request, "bureau/approvals.html",
-                      context | {"rows": [], "pager": None}, status_code=422)
+                      context | {"rows": [], "paging": None}, status_code=422)
     cases, matched = approvals.search_cases(
         session=session, status=chosen_status, channel=chosen_channel,
         overdue=True if only_overdue else None, as_of=day, page=page,
         principal=user.principal)
     rows = [{"case": c, "open": _open_stage(c)} for c in cases]
     return render(request, "bureau/approvals.html", context | {
-        "rows": rows, "pager": _pager(request, page, matched, len(rows))})
+        "rows": rows, "paging": _pager(request, page, matched, len(rows))})
 
 
 # -- one case -------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def _allocations_page(request: Request, session, user, *, offset: int = 0,
         pager = _pager(request, page, matched, len(items))
     default = {"jurisdiction": user.principal.jurisdiction or "44"}
     return render(request, "bureau/allocations.html", {
-        "section": "bureau", "items": items, "pager": pager, "listed": search is not None,
+        "section": "bureau", "items": items, "paging": pager, "listed": search is not None,
         "errors": errors, "filter_errors": filter_errors, "kept": kept or default,
         "status": status or "",
         "statuses": [(s.value, s.label) for s in AllocationStatus],
@@ -368,7 +368,7 @@ def _pools_page(request: Request, session, user, *, year: str | None = None,
                                            principal=user.principal)
         pager = _pager(request, page, matched, len(pools))
     return render(request, "bureau/quota.html", {
-        "section": "bureau", "pools": pools, "pager": pager, "year": year or "",
+        "section": "bureau", "pools": pools, "paging": pager, "year": year or "",
         "filter_errors": filter_errors, "errors": errors or {},
         "kept": kept or {"year": str(today().year), "scope": "44"},
         "may_manage": _may_manage_quota(user.principal),
