@@ -305,7 +305,7 @@ def test_a_returned_case_is_resubmitted_by_the_signed_in_user(client, me, sessio
     shown = client.get(f"/enterprise/approvals/{case['id']}").text
     assert "<script>alert('x')</script>" not in shown
     assert "已补充&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;环评材料 &amp; 图纸" in shown
-    assert f"enterprise:{ME} user:{me}" in shown
+    assert f"企业 {ME}（{me}）" in shown
     # resubmitting again is not allowed now: the page says so, nothing recorded
     r = client.post(f"/enterprise/approvals/{case['id']}/transitions",
                     data={"csrf_token": csrf_of(shown), "action": "resubmit"})

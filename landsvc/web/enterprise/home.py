@@ -144,8 +144,19 @@ def district_names(session: Session) -> dict[str, str]:
     return dict(district_options(session))
 
 
+ROLE_NAMES = {"enterprise": "企业", "bureau": "主管部门", "admin": "管理员"}
+
+
+def who(actor: str) -> str:
+    """A history's ``actor`` for people: ``enterprise:USCC user:NAME`` -> ``企业 USCC（NAME）``."""
+    head, _, username = actor.partition(" user:")
+    role, _, scope = head.partition(":")
+    shown = f"{ROLE_NAMES.get(role, role)} {scope}".strip()
+    return f"{shown}（{username}）" if username else shown
+
+
 def ctx(request: Request, nav: str, **values: Any) -> dict[str, Any]:
-    return {"section": "enterprise", "nav": nav, **values}
+    return {"section": "enterprise", "nav": nav, "who": who, **values}
 
 
 def own_record(session: Session, user) -> dict | None:
@@ -183,19 +194,26 @@ def overview(request: Request, session: SessionDep, user: EnterpriseUser) -> Res
     one = lists.Page(1, 0)
     _, open_demands = demands.search_demands(session=session, status=DemandStatus.open,
                                              page=one, principal=principal)
-    cases, _ = approvals.search_cases(session=session, status=None, channel=None,
-                                      overdue=None, as_of=None,
-                                      page=lists.Page(lists.MAX_LIMIT, 0), principal=principal)
-    open_cases = [c for c in cases if c["status"] not in CLOSED]
+
+    def cases(overdue: bool | None, page: lists.Page) -> tuple[list[dict], int]:
+        items, matched = approvals.search_cases(session=session, status=None, channel=None,
+                                                overdue=overdue, as_of=None, page=page,
+                                                principal=principal)
+        return items, matched.count
+
+    first, cases_total = cases(None, lists.Page(5, 0))  # most urgent first, open ones ahead
+    _, late = cases(True, one)
+    _, on_time = cases(False, one)
     _, unread = notifications.search_notifications(session=session, unread=True, page=one,
                                                    principal=principal)
     latest, _ = notifications.search_notifications(session=session, unread=None,
                                                    page=lists.Page(5, 0), principal=principal)
     return render(request, "enterprise/home.html", ctx(
         request, "home", e=record, tier_note=tier_note(record, today()), today=today(),
-        open_demands=open_demands.count, cases_total=len(cases), cases_open=len(open_cases),
-        cases_overdue=sum(1 for c in open_cases if c["overdue"]),
-        urgent=[with_open_stage(c) for c in open_cases[:5]], unread=unread.count,
+        open_demands=open_demands.count, cases_total=cases_total, cases_open=late + on_time,
+        cases_overdue=late,
+        urgent=[with_open_stage(c) for c in first if c["status"] not in CLOSED],
+        unread=unread.count,
         latest=latest, stage_labels=STAGE_LABELS))
 
 
