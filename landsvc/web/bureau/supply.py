@@ -20,7 +20,10 @@ from pydantic import ValidationError
 from shapely.geometry import mapping
 from starlette.datastructures import FormData, UploadFile
 
-from landsvc import lists
+from landsvc import access, lists
+from landsvc.buildings import service as buildings
+from landsvc.buildings.models import BuildingType
+from landsvc.buildings.schemas import BuildingCreate, BuildingProperties
 from landsvc.db import LabelledEnum, SessionDep
 from landsvc.districts.service import district_index
 from landsvc.enterprises.tiers import Tier
@@ -35,6 +38,9 @@ from landsvc.errors import (
 )
 from landsvc.ingest import reader
 from landsvc.ingest.upload import saved_upload
+from landsvc.listings import service as listings
+from landsvc.listings.models import LandlordKind, ListingKind, ListingStatus
+from landsvc.listings.schemas import ListingCreate, ListingTransition
 from landsvc.offerings import rules as offering_rules
 from landsvc.offerings import service as offerings
 from landsvc.offerings.models import OfferingStatus, SupplyMode
@@ -221,7 +227,7 @@ def _flag(form: FormData, name: str) -> bool | None:
 def _failed(exc: Exception) -> tuple[dict[str, str], int]:
     """A refused form's field errors and its status (422 for invalid input, else the
     service's own: 403 outside the jurisdiction, 409 conflicts…)."""
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError | forms.FormInvalid):
         return forms.field_errors(exc), 422
     return forms.field_errors(exc), status_of(exc)
 
@@ -359,3 +365,184 @@ def offering_transition(request: Request, session: SessionDep, user: BureauUser,
         except NotFound:  # not even visible to this bureau: the refusal alone, as a page
             raise exc from None
     return RedirectResponse(f"/bureau/offerings/{offering_id}", status_code=303)
+
+
+# -- buildings -----------------------------------------------------------------------------
+BUILDING_TEXT = ("name", "building_type", "floors", "total_floor_area_m2", "holder_uscc",
+                 "holder_name", "holder_industry_code")
+
+
+def _building_context(**extra: Any) -> dict:
+    return {"section": SECTION, "building_types": _options(BuildingType), "when": _when,
+            **extra}
+
+
+@router.get("/buildings")
+def building_list(request: Request, session: SessionDep, user: BureauUser,
+                  building_type: str | None = None, district: str | None = None,
+                  offset: str | None = None):
+    at = _offset(offset)
+    flt = buildings.BuildingFilter(
+        district=_scope(user, district),
+        building_type=_choice(BuildingType, building_type, "building_type"))
+    features, matched = buildings.search_buildings(
+        session=session, flt=flt, page=lists.Page(PAGE_SIZE, at), principal=user.principal)
+    return render(request, "bureau/building_list.html", _building_context(
+        features=features, page=_pager(request, matched, at),
+        filters={"building_type": building_type, "district": district}))
+
+
+@router.get("/buildings/new")
+def building_new(request: Request, user: BureauUser):
+    return render(request, "bureau/building_form.html", _building_context(values={}, errors={}))
+
+
+def _point(form: FormData) -> dict:
+    """The building's place from the form's longitude and latitude (a GeoJSON Point)."""
+    errors: dict[str, str] = {}
+    coordinates = []
+    for name, label in (("lon", "经度"), ("lat", "纬度")):
+        raw = forms.text(form, name)
+        try:
+            coordinates.append(float(raw))
+        except (TypeError, ValueError):
+            errors[name] = f"请填写{label}（十进制度数）" if raw is None else f"{label}应为数字"
+    if errors:
+        raise forms.FormInvalid(errors)
+    return {"type": "Point", "coordinates": coordinates}
+
+
+@router.post("/buildings/new")
+def building_create(request: Request, session: SessionDep, user: BureauUser, form: CsrfForm):
+    properties = {name: forms.text(form, name) for name in BUILDING_TEXT}
+    properties |= {"completed": _flag(form, "completed"),
+                   "freight_lift": _flag(form, "freight_lift")}
+    try:
+        geometry = _point(form)
+        body = BuildingCreate(type="Feature", geometry=geometry, properties=forms.model(
+            BuildingProperties, properties))
+        with session.begin_nested():  # as POST /api/v1/buildings calls it
+            created, _ = buildings.create_building(
+                session=session, geometry=body.geometry,
+                properties=body.properties.model_dump(exclude_unset=True),
+                principal=user.principal)
+    except (ValidationError, LandsvcError, forms.FormInvalid) as exc:
+        errors, status = _failed(exc)
+        if "geometry" in errors:
+            errors.setdefault("lon", errors.pop("geometry"))
+        return render(request, "bureau/building_form.html", _building_context(
+            values=_form_echo(form), errors=errors), status_code=status)
+    return RedirectResponse(f"/bureau/buildings/{created['id']}", status_code=303)
+
+
+@router.get("/buildings/{building_id}")
+def building_detail(request: Request, session: SessionDep, user: BureauUser, building_id: int):
+    building, _ = buildings.get_building(session=session, building_id=building_id,
+                                         principal=user.principal)
+    on_it, matched = listings.search_listings(
+        session=session, flt=listings.ListingFilter(building_id=building_id),
+        page=lists.Page(100, 0), principal=user.principal)
+    return render(request, "bureau/building_detail.html", _building_context(
+        building=building, props=building["properties"], listings=on_it,
+        listings_matched=matched, manages=access.covers(user.principal,
+                                                        building["properties"]["district"])))
+
+
+# -- listings ------------------------------------------------------------------------------
+LISTING_ACTIONS = {"publish": "发布", "let": "已出租", "withdraw": "撤回"}
+LISTING_TEXT = ("building_id", "kind", "floor", "area_m2", "rent_yuan_per_m2_month", "units",
+                "rent_yuan_per_unit_month", "floor_load_kn_m2", "clear_height_m", "power_kva",
+                "landlord", "landlord_kind", "owner_authorisation_ref")
+
+
+def _listing_context(**extra: Any) -> dict:
+    return {"section": SECTION, "kinds": _options(ListingKind),
+            "statuses": _options(ListingStatus), "landlord_kinds": _options(LandlordKind),
+            "actions": LISTING_ACTIONS, "when": _when, **extra}
+
+
+@router.get("/listings")
+def listing_list(request: Request, session: SessionDep, user: BureauUser,
+                 status: str | None = None, kind: str | None = None,
+                 district: str | None = None, flag: str | None = None,
+                 offset: str | None = None):
+    at = _offset(offset)
+    flt = listings.ListingFilter(
+        kind=_choice(ListingKind, kind, "kind"), status=_choice(ListingStatus, status, "status"),
+        district=_scope(user, district), flag=flag or None)
+    features, matched = listings.search_listings(
+        session=session, flt=flt, page=lists.Page(PAGE_SIZE, at), principal=user.principal)
+    return render(request, "bureau/listing_list.html", _listing_context(
+        features=features, page=_pager(request, matched, at),
+        filters={"status": status, "kind": kind, "district": district, "flag": flag}))
+
+
+def _buildings_here(session, user) -> list[dict]:
+    """Buildings in the bureau's jurisdiction, for the listing form's suggestions."""
+    found, _ = buildings.search_buildings(
+        session=session, page=lists.Page(200, 0), principal=user.principal,
+        flt=buildings.BuildingFilter(district=user.principal.jurisdiction))
+    return found
+
+
+@router.get("/listings/new")
+def listing_new(request: Request, session: SessionDep, user: BureauUser,
+                building_id: str | None = None):
+    return render(request, "bureau/listing_form.html", _listing_context(
+        values={"building_id": building_id} if building_id else {}, errors={},
+        buildings=_buildings_here(session, user)))
+
+
+@router.post("/listings/new")
+def listing_create(request: Request, session: SessionDep, user: BureauUser, form: CsrfForm):
+    values: dict[str, Any] = {name: forms.text(form, name) for name in LISTING_TEXT}
+    values["freight_lift"] = {"true": True, "false": False}.get(forms.text(form, "freight_lift"))
+    try:
+        body = forms.model(ListingCreate, values)
+        with session.begin_nested():  # as POST /api/v1/listings calls it
+            created, _ = listings.create_listing(
+                session=session, properties=body.model_dump(exclude_unset=True),
+                principal=user.principal)
+    except (ValidationError, LandsvcError) as exc:
+        errors, status = _failed(exc)
+        return render(request, "bureau/listing_form.html", _listing_context(
+            values=_form_echo(form), errors=errors, buildings=_buildings_here(session, user)),
+            status_code=status)
+    return RedirectResponse(f"/bureau/listings/{created['id']}", status_code=303)
+
+
+def _listing_page(request: Request, session, user, listing_id: int, *,
+                  refused: dict | None = None):
+    listing, _ = listings.get_listing(session=session, listing_id=listing_id,
+                                      principal=user.principal)
+    props = listing["properties"]
+    return render(request, "bureau/listing_detail.html", _listing_context(
+        listing=listing, props=props, refused=refused,
+        allowed=listings.LISTING_LIFECYCLE.allowed(ListingStatus(props["status"]))),
+        status_code=refused["status"] if refused else 200)
+
+
+@router.get("/listings/{listing_id}")
+def listing_detail(request: Request, session: SessionDep, user: BureauUser, listing_id: int):
+    return _listing_page(request, session, user, listing_id)
+
+
+@router.post("/listings/{listing_id}/transitions")
+def listing_transition(request: Request, session: SessionDep, user: BureauUser,
+                       listing_id: int, form: CsrfForm):
+    try:
+        body = forms.model(ListingTransition, {"action": forms.text(form, "action")})
+        with session.begin_nested():  # as POST /api/v1/listings/{id}/transitions calls it
+            listings.transition_listing(session=session, listing_id=listing_id,
+                                        action=body.action, principal=user.principal)
+    except (ValidationError, LandsvcError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errors, status = _failed(exc)
+        refused = (_transition_refused(exc) if isinstance(exc, LandsvcError) else
+                   {"message": "；".join(errors.values()), "status": status, "allowed": None})
+        try:
+            return _listing_page(request, session, user, listing_id, refused=refused)
+        except NotFound:
+            raise exc from None
+    return RedirectResponse(f"/bureau/listings/{listing_id}", status_code=303)

@@ -33,4 +33,26 @@
     var b = layer.getBounds();
     if (b.isValid()) map.fitBounds(b, { maxZoom: 16, padding: [20, 20] });
   });
+
+  /* <div class="map" data-pick="LON_ID LAT_ID">: a click fills the longitude and latitude. */
+  document.querySelectorAll("div.map[data-pick]").forEach(function (el) {
+    var ids = el.getAttribute("data-pick").split(" ");
+    var lon = document.getElementById(ids[0]), lat = document.getElementById(ids[1]);
+    if (!lon || !lat) return;
+    var map = window.landsvcMap(el.id, {});
+    var marker = null;
+    function place(latlng) {
+      if (marker) marker.setLatLng(latlng);
+      else marker = L.circleMarker(latlng, { radius: 7, color: "#0969da" }).addTo(map);
+    }
+    if (lon.value && lat.value && !isNaN(+lon.value) && !isNaN(+lat.value)) {
+      place([+lat.value, +lon.value]);
+      map.setView([+lat.value, +lon.value], 14);
+    }
+    map.on("click", function (e) {
+      lon.value = e.latlng.lng.toFixed(6);
+      lat.value = e.latlng.lat.toFixed(6);
+      place(e.latlng);
+    });
+  });
 })();
