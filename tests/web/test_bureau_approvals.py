@@ -202,6 +202,8 @@ def test_accept_review_approve_through_the_forms(client, session, web_user, case
     assert page.status_code == 200
     assert 'id="step-accept"' in page.text and 'id="step-approve"' not in page.text
     assert 'id="step-withdraw"' not in page.text  # the applicant's step, not the bureau's
+    applicant = re.search(r'<dd id="applicant">(.*?)</dd>', page.text, re.S)[1]
+    assert f"企业{GREEN[-4:]}" in applicant and GREEN in applicant and "专精特新中小企业" in applicant
     on = (today() - timedelta(days=2)).isoformat()
     for action, status, comment in (("accept", "accepted", "材料齐全，予以受理"),
                                     ("start_review", "under_review", None),

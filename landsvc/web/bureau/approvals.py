@@ -30,6 +30,7 @@ from landsvc.approvals.models import ApprovalStatus, Channel, Stage
 from landsvc.approvals.schemas import CaseTransition
 from landsvc.db import SessionDep
 from landsvc.districts.service import cached, list_districts
+from landsvc.enterprises import service as enterprises
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import LandsvcError, status_of
 from landsvc.fields import today
@@ -166,6 +167,21 @@ def _may_manage_quota(principal: Principal) -> bool:
     return True
 
 
+def _applicant(session, case: dict, principal: Principal) -> dict | None:
+    """The applicant's record (an enterprise, or a consortium with its members) when the
+    bureau may read it: an applicant registered outside the jurisdiction is shown by its
+    code alone."""
+    try:
+        if case["applicant_uscc"] is not None:
+            found, _ = enterprises.get_enterprise(session=session, uscc=case["applicant_uscc"],
+                                                  principal=principal)
+            return found
+        return enterprises.get_consortium(session=session, consortium_id=case["consortium_id"],
+                                          principal=principal)
+    except LandsvcError:
+        return None
+
+
 def _labels() -> dict[str, Any]:
     return {
         "statuses": [(s.value, s.label) for s in ApprovalStatus],
@@ -215,6 +231,7 @@ def _case_page(request: Request, session, user, case_id: int, *, errors: dict | 
     actions = [a for a in case["allowed_actions"] if a in BUREAU_ACTIONS]
     return render(request, "bureau/approval.html", {
         "section": "bureau", "case": case, "history": history, "actions": actions,
+        "applicant": _applicant(session, case, user.principal),
         "hints": ACTION_HINTS, "styles": ACTION_STYLE, "errors": errors or {},
         "failed": failed, "kept": kept or {}, "allowed": allowed,
         "names": _district_names(session), **_labels(),
