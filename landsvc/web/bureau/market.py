@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from landsvc import lists
+from landsvc.buildings.models import BuildingType
 from landsvc.db import SessionDep
 from landsvc.errors import IllegalTransition, LandsvcError, status_of
 from landsvc.guidelines import service as guidelines
@@ -50,13 +51,29 @@ def _pager(request: Request, page: lists.Page, matched: lists.Matched) -> dict[s
             "next_url": url(page.offset + page.limit) if matched.has_next else None}
 
 
-def _errors(exc: Exception) -> tuple[dict[str, str], int]:
-    """Field messages and the status the API would answer."""
+def _errors(exc: Exception, values: dict[str, Any]) -> tuple[dict[str, str], int]:
+    """Field messages (in Chinese) and the status the API would answer."""
     if isinstance(exc, ValidationError):
-        return field_errors(exc), 422
+        return {field: _invalid(field, values.get(field)) for field in field_errors(exc)}, 422
     if isinstance(exc, LandsvcError):
         return field_errors(exc), status_of(exc)
     raise exc
+
+
+def _invalid(field: str, given: Any) -> str:
+    """What pydantic found wrong with a form field, said in Chinese."""
+    shown = repr(str(given)[:20]) if given not in (None, "") else None
+    messages = {
+        "period": "请填写期间：年度 2026、半年 2026H1/2026H2 或季度 2026Q1–2026Q4",
+        "level": "统计层级应为区县（district）或片区（zone）",
+        "effective_date": (f"日期格式应为 YYYY-MM-DD，收到 {shown}" if shown
+                           else "请填写生效日期（YYYY-MM-DD）"),
+        "refund_yuan": (f"退还金额应为数字（元），收到 {shown}" if shown
+                        else "请填写核定退还金额（元，可为 0）"),
+        "note": "处理意见不能超过 1000 字",
+        "action": "未知的处理动作",
+    }
+    return messages.get(field, "输入无效")
 
 
 # -- guidelines ---------------------------------------------------------------------------
@@ -88,9 +105,7 @@ def compute_guidelines(request: Request, session: SessionDep, user: BureauUser,
         version = guidelines.compute(session=session, period=body.period, level=body.level,
                                      principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
-        errors, status = _errors(exc)
-        if "period" not in errors and "level" not in errors and "_" not in errors:
-            errors = {"_": "；".join(errors.values())}
+        errors, status = _errors(exc, values)
         return _versions_page(request, session, user, 0, errors=errors,
                               form={k: v or "" for k, v in values.items()}, status_code=status)
     return RedirectResponse(f"/bureau/guidelines/versions/{version['id']}", status_code=303)
@@ -126,10 +141,21 @@ def _version_page(request: Request, session, user, version_id: int, *,
     version = guidelines.get_version(session=session, version_id=version_id,
                                      principal=user.principal)
     rows, sources = compare_with_in_force(session, version, user.principal)
+    # the officer's view of a long table: one district, one building type, big changes only
+    query = request.query_params
+    districts = sorted({(r["item"]["district"], r["item"]["district_name"]) for r in rows})
+    chosen = {"district": query.get("district") or "", "building_type":
+              query.get("building_type") or "", "big": query.get("big") == "1"}
+    shown = [r for r in rows
+             if (not chosen["district"] or r["item"]["district"] == chosen["district"])
+             and (not chosen["building_type"]
+                  or r["item"]["building_type"] == chosen["building_type"])
+             and (not chosen["big"] or r["big"])]
     return render(request, "bureau/guideline_version.html", {
-        "section": "bureau", "version": version, "rows": rows,
+        "section": "bureau", "version": version, "rows": shown, "all_rows": len(rows),
         "in_force_versions": sorted(sources), "big_change": BIG_CHANGE_PERCENT,
-        "big_rows": sum(1 for r in rows if r["big"]),
+        "big_rows": sum(1 for r in rows if r["big"]), "districts": districts,
+        "building_types": [(b.value, b.label) for b in BuildingType], "chosen": chosen,
         "errors": errors or {}, "effective_date": effective_date,
         "published": request.query_params.get("published") == "1",
     }, status_code=status_code)
@@ -150,10 +176,7 @@ def publish_guidelines(request: Request, session: SessionDep, user: BureauUser,
         guidelines.publish(session=session, version_id=version_id,
                            effective_date=body.effective_date, principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
-        errors, status = _errors(exc)
-        if isinstance(exc, ValidationError) and "effective_date" in errors:
-            errors["effective_date"] = ("请填写生效日期（YYYY-MM-DD）" if not given
-                                        else f"日期格式应为 YYYY-MM-DD，收到 {given[:20]!r}")
+        errors, status = _errors(exc, {"effective_date": given})
         if status == 404:
             raise
         return _version_page(request, session, user, version_id, errors=errors,
@@ -218,13 +241,11 @@ def complaint_transition(request: Request, session: SessionDep, user: BureauUser
                              refund_yuan=body.refund_yuan, note=body.note,
                              principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
-        errors, status = _errors(exc)
+        errors, status = _errors(exc, values)
         if status == 404:
             raise
-        if isinstance(exc, ValidationError) and "refund_yuan" in errors:
-            errors["refund_yuan"] = f"退还金额应为数字（元），收到 {values['refund_yuan']!r}"
-        if isinstance(exc, ValidationError) and "action" in errors:
-            errors = {"_": "未知的处理动作"}
+        if "action" in errors:  # no field of its own: the hidden input of each button
+            errors["_"] = errors.pop("action")
         allowed = exc.extra.get("allowed") if isinstance(exc, IllegalTransition) else None
         return _complaint_page(request, session, user, complaint_id, errors=errors,
                                form={k: v or "" for k, v in values.items()}, allowed=allowed,
