@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -31,7 +31,7 @@ from landsvc.districts.service import cached, list_districts
 from landsvc.enterprises import service as enterprises
 from landsvc.enterprises.schemas import ConsortiumCreate, EnterpriseCreate, EnterpriseProperties
 from landsvc.errors import LandsvcError, NotFound, status_of
-from landsvc.fields import today
+from landsvc.fields import CHINA, today
 from landsvc.notifications import service as notifications
 from landsvc.utilities import service as utilities
 from landsvc.utilities.models import ComplaintStatus, Utility
@@ -155,8 +155,17 @@ def who(actor: str) -> str:
     return f"{shown}（{username}）" if username else shown
 
 
+def beijing(moment: str | datetime | None) -> str:
+    """A stored time (ISO 8601 with its zone) as people in Guangdong read it."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
 def ctx(request: Request, nav: str, **values: Any) -> dict[str, Any]:
-    return {"section": "enterprise", "nav": nav, "who": who, **values}
+    return {"section": "enterprise", "nav": nav, "who": who, "beijing": beijing, **values}
 
 
 def own_record(session: Session, user) -> dict | None:
@@ -328,7 +337,9 @@ def create_consortium(request: Request, session: SessionDep, user: EnterpriseUse
             errors.setdefault(".".join(parts), message)
         else:
             errors.setdefault(key, message)
-    rows += [{"uscc": "", "share_percent": ""}] * max(2, 6 - len(rows))
+    while rows and not (rows[-1]["uscc"] or rows[-1]["share_percent"]):
+        rows.pop()
+    rows += [{"uscc": "", "share_percent": ""} for _ in range(max(1, 6 - len(rows)))]
     return render(request, "enterprise/consortium_new.html", ctx(
         request, "consortia", values=values, rows=rows, errors=errors),
         status_code=status_for(error))
