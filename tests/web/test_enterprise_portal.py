@@ -306,6 +306,13 @@ def test_a_returned_case_is_resubmitted_by_the_signed_in_user(client, me, sessio
     assert "<script>alert('x')</script>" not in shown
     assert "已补充&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;环评材料 &amp; 图纸" in shown
     assert f"企业 {ME}（{me}）" in shown
+    # a comment over the API's 2000 characters: the message under that form's field, kept
+    r = client.post(f"/enterprise/approvals/{case['id']}/transitions",
+                    data={"csrf_token": csrf_of(shown), "action": "withdraw",
+                          "comment": "长" * 2001})
+    assert r.status_code == 422
+    assert element(r.text, r'id="e-c-withdraw" role="alert">(.*?)</p>') == "不能超过 2000 个字符"
+    assert "长" * 2001 in r.text
     # resubmitting again is not allowed now: the page says so, nothing recorded
     r = client.post(f"/enterprise/approvals/{case['id']}/transitions",
                     data={"csrf_token": csrf_of(shown), "action": "resubmit"})

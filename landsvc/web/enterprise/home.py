@@ -369,7 +369,7 @@ def approval_list(request: Request, session: SessionDep, user: EnterpriseUser,
 
 def _case_page(request: Request, session: Session, user, case_id: int, *,
                errors: dict[str, str] | None = None, comment: str | None = None,
-               status_code: int = 200) -> Response:
+               failed: str | None = None, status_code: int = 200) -> Response:
     case = approvals.get_case(session=session, case_id=case_id, principal=user.principal)
     history = approvals.history(session=session, case_id=case_id, principal=user.principal)
     actions = [(a, ACTION_LABELS[a]) for a in case["allowed_actions"] if a in APPLICANT_ACTIONS]
@@ -377,7 +377,7 @@ def _case_page(request: Request, session: Session, user, case_id: int, *,
     return render(request, "enterprise/case_detail.html", ctx(
         request, "approvals", case=with_open_stage(case), history=history, actions=actions,
         stage_labels=STAGE_LABELS, statuses=statuses, districts=district_names(session),
-        errors=errors or {}, comment=comment), status_code=status_code)
+        errors=errors or {}, comment=comment, failed=failed), status_code=status_code)
 
 
 @router.get("/approvals/{case_id}")
@@ -405,7 +405,7 @@ def approval_step(request: Request, session: SessionDep, user: EnterpriseUser, c
     if "comment" not in errors:  # a refusal of the step itself goes on top of the page
         errors = {"_": "；".join(errors.values())}
     return _case_page(request, session, user, case_id, errors=errors, comment=comment,
-                      status_code=status_for(error))
+                      failed=action, status_code=status_for(error))
 
 
 # -- notifications -------------------------------------------------------------------------
