@@ -336,3 +336,28 @@ def test_computing_and_comparing_in_a_browser(demo_site, browser):
     assert errors == []
     screenshot(page, "bureau-guideline-compare")
     page.close()
+
+
+def test_the_complaint_list_pages_by_twenty(client, session, officer):
+    from landsvc.utilities.models import UtilityComplaint
+
+    for n in range(23):
+        session.add(UtilityComplaint(
+            complainant_uscc="91440300MA5FXXXX1X", landlord=f"物业{n}", district="440306",
+            utility="water", category="非居民", billed_unit_price_yuan=5, quantity=10,
+            period_start=date(2026, 3, 1), period_end=date(2026, 3, 31),
+            tariff_unit_price_yuan=4.5, tariff_segments=[], tolerance_percent=0,
+            markup_percent=11.11, overcharge_yuan=5, case_opened=True,
+            status="investigating" if n % 2 else "filed", filed_on=date(2026, 4, 1)))
+    session.flush()
+    ids = [r[0] for r in session.execute(text(
+        "SELECT id FROM utility_complaint WHERE status = 'filed' ORDER BY id DESC"))]
+    assert len(ids) == 12
+    first = client.get("/bureau/complaints?status=filed&utility=water")
+    assert "共 12 条，第 1–12 条" in first.text and 'rel="next"' not in first.text
+    everything = client.get("/bureau/complaints")
+    assert len(rows_of(everything.text, "complaints")) == 20
+    nxt = re.search(r'<a href="([^"]+)" rel="next">', everything.text)[1]
+    assert unescape(nxt) == "/bureau/complaints?offset=20"
+    rest = client.get(unescape(nxt))
+    assert len(rows_of(rest.text, "complaints")) == 3 and "共 23 条，第 21–23 条" in rest.text
