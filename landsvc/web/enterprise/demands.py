@@ -124,11 +124,23 @@ def _district_names(session) -> dict[str, str]:
     return names
 
 
-def _park_options(session, principal: Principal) -> list[tuple[int, str]]:
+def _parks(session, principal: Principal) -> list[dict[str, Any]]:
+    """Every park, from the parks service (the form's choices and the maps' outlines)."""
     found, _ = parks.search_parks(session=session, flt=parks.ParkFilter(),
                                   page=lists.Page(limit=lists.MAX_LIMIT), principal=principal)
+    return found
+
+
+def _park_options(found: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return [(f["id"], f"{f['properties']['name']}（{f['properties']['district_name']}）")
             for f in found]
+
+
+def _outlines(found: list[dict[str, Any]]) -> list[dict]:
+    """Parks as the maps draw them (context for drawing and for the matches): name and
+    outline."""
+    return [{"type": "Feature", "id": f["id"], "geometry": f["geometry"],
+             "properties": {"name": f["properties"]["name"]}} for f in found]
 
 
 def _my_consortia(session, principal: Principal) -> list[dict[str, Any]]:
@@ -156,7 +168,7 @@ def demand_list(request: Request, session: SessionDep, user: EnterpriseUser,
              "prev_url": url(max(0, offset - PAGE_SIZE)) if offset else None,
              "next_url": url(offset + PAGE_SIZE) if matched.has_next else None}
     return render(request, "enterprise/demand_list.html", {
-        "section": SECTION, "demands": found, "pager": pager,
+        "section": SECTION, "nav": "demands", "demands": found, "pager": pager,
         "status": status_value.value if status_value else "", "status_options": STATUS_OPTIONS,
         "district_names": _district_names(session),
         "me": user.principal.enterprise_uscc})
@@ -165,10 +177,13 @@ def demand_list(request: Request, session: SessionDep, user: EnterpriseUser,
 # -- creating ----------------------------------------------------------------------------
 def _form_context(session, user, form: dict[str, Any], errors: dict[str, str]
                   ) -> dict[str, Any]:
-    return {"section": SECTION, "form": form, "errors": errors,
+    all_parks = _parks(session, user.principal)
+    return {"section": SECTION, "nav": "demands", "form": form, "errors": errors,
             "kind_options": KIND_OPTIONS, "mode_options": MODE_OPTIONS,
             "unit_options": UNIT_OPTIONS, "district_groups": _district_groups(session),
-            "park_options": _park_options(session, user.principal),
+            "park_options": _park_options(all_parks),
+            "draw_config": {"bounds": [[20.1, 109.6], [25.6, 117.4]],
+                            "parks": _outlines(all_parks)},
             "consortia": _my_consortia(session, user.principal)}
 
 
@@ -324,19 +339,19 @@ def _demand_page(request: Request, session, user, demand_id: int, *,
     demand, _ = demands.get_demand(session=session, demand_id=demand_id,
                                    principal=user.principal)
     found = _matches(session, demand, user.principal)
-    park_names = dict(_park_options(session, user.principal))
+    all_parks = _parks(session, user.principal)
     ranked = [("offering", i, m) for i, m in enumerate(found["offerings"] or [], 1)] + \
              [("listing", i, m) for i, m in enumerate(found["listings"] or [], 1)]
     map_data = {
-        "demand": demand,
+        "demand": demand, "parks": _outlines(all_parks),
         "matches": [{"kind": kind, "rank": rank, "id": m["id"], "score": m["score"],
                      "feature": m["feature"]} for kind, rank, m in ranked],
     }
     return render(request, "enterprise/demand_detail.html", {
-        "section": SECTION, "demand": demand, "p": demand["properties"],
+        "section": SECTION, "nav": "demands", "demand": demand, "p": demand["properties"],
         "owner": _owner(session, demand, user.principal), "matches": found,
         "map_data": map_data, "district_names": _district_names(session),
-        "park_names": park_names, "mode_labels": dict(MODE_OPTIONS),
+        "park_names": dict(_park_options(all_parks)), "mode_labels": dict(MODE_OPTIONS),
         "kind_labels": dict(KIND_OPTIONS), "errors": errors or {}},
         status_code=status_code)
 
@@ -378,7 +393,7 @@ def _apply_context(session, user, demand_id: int, offering_id: int) -> dict[str,
             ranked = []
         match = next(({"rank": i, **m} for i, m in enumerate(ranked, 1)
                       if m["id"] == offering_id), None)
-    return {"section": SECTION, "demand": demand, "offering": offering,
+    return {"section": SECTION, "nav": "demands", "demand": demand, "offering": offering,
             "o": offering["properties"], "match": match,
             "owner": _owner(session, demand, user.principal),
             "tier_labels": {t.value: t.label for t in Tier},

@@ -15,6 +15,21 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  var PARK_STYLE = { color: "#57606a", weight: 1.5, fillColor: "#57606a", fillOpacity: 0.08 };
+
+  /* The parks' outlines, named in a tooltip (text); under everything drawn, not clickable
+   * while drawing (pmIgnore: Geoman neither edits nor snaps to them). */
+  function parksLayer(parks) {
+    return L.geoJSON({ type: "FeatureCollection", features: parks || [] }, {
+      style: PARK_STYLE, interactive: true, pmIgnore: true,
+      onEachFeature: function (f, layer) {
+        var name = document.createElement("span");
+        name.textContent = f.properties.name;
+        layer.bindTooltip(name, { sticky: true });
+      }
+    });
+  }
+
   var DEMAND_STYLE = { color: "#0b5cad", weight: 2, fillColor: "#0b5cad", fillOpacity: 0.12,
                        dashArray: "6 4" };
 
@@ -25,6 +40,7 @@
     var config = readJSON("draw-config") || {};
     var map = window.landsvcMap("draw-map", { bounds: config.bounds });
     window.landsvcDemandMap = map;
+    parksLayer(config.parks).addTo(map);
     var field = byId("f-within");
     var status = byId("draw-status");
     var lonField = byId("f-near_lon"), latField = byId("f-near_lat"),
@@ -128,6 +144,7 @@
     window.landsvcMatchMap = map;
     var bounds = L.latLngBounds([]);
     var demand = data.demand, p = demand.properties;
+    parksLayer(data.parks).addTo(map);
 
     if (p.within) {
       var area = L.geoJSON(p.within, { style: DEMAND_STYLE }).addTo(map);
