@@ -91,6 +91,31 @@ def test_the_public_reads_the_rent_guide_and_an_offering(demo_site, browser):
     page.wait_for_timeout(400)  # the popup fades in
     screenshot(page, "public-offering-detail")
 
+    # -- a featured park and a listing with its guideline ----------------------------------
+    page.get_by_role("link", name="特色园区").first.click()
+    page.wait_for_load_state("networkidle")
+    parks = api.get("/api/v1/parks", params={"featured_srdi": "true"}).json()["features"]
+    park = parks[0]
+    page.locator(f'a[href="/portal/parks/{park["id"]}"]').first.click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").first.inner_text().startswith(park["properties"]["name"])
+    page.locator("#park-map[data-ready=true]").wait_for()
+    in_park = api.get("/api/v1/offerings", params={"park": park["id"]}).json()
+    assert f"园内供地（{in_park['numberMatched']}）" in page.locator("#offerings-title").inner_text()
+    screenshot(page, "public-park")
+
+    listings = api.get("/api/v1/listings", params={"kind": "factory", "limit": 1000}).json()
+    listing = next((f for f in listings["features"] if f["properties"]["flags"]),
+                   listings["features"][0])
+    page.goto(f"{demo_site.url}/portal/listings/{listing['id']}", wait_until="networkidle")
+    page.locator("#listing-map[data-ready=true]").wait_for()
+    warned = page.locator(".alert.warn").count() == 1
+    assert warned == ("above_guideline" in listing["properties"]["flags"])
+    if listing["properties"]["guideline"]:
+        assert f"{listing['properties']['guideline']['median']:,.2f}" in \
+            page.locator("#guideline").inner_text()
+    screenshot(page, "public-listing")
+
     left = [u for u in requests if u.startswith("http") and urlsplit(u).netloc != host]
     assert left == [], left
     assert problems == [] and responses == [], problems + responses
