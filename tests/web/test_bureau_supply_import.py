@@ -159,3 +159,30 @@ def test_html_in_a_name_and_code_is_escaped(bureau, session, tmp_path):
     assert answer.status_code == 422
     assert "<b>X</b>" not in answer.text
     assert "&lt;b&gt;X&lt;/b&gt;" in answer.text
+
+
+def test_no_file_or_a_wrong_type_is_shown_next_to_the_file_field(bureau, session, tmp_path):
+    token = csrf_of(bureau.get("/bureau/parcels/import").text)
+    empty = bureau.post("/bureau/parcels/import", data={"csrf_token": token},
+                        files={"file": ("", b"", "application/octet-stream")})
+    assert empty.status_code == 422
+    assert re.search(r'id="e-file" role="alert">请选择要导入的文件', empty.text)
+    wrong = bureau.post("/bureau/parcels/import", data={"csrf_token": token},
+                        files={"file": ("parcels.xlsx", b"PK\x03\x04", "application/zip")})
+    assert wrong.status_code == 415
+    assert re.search(r'id="e-file" role="alert">不支持的文件类型 \.xlsx', wrong.text)
+
+
+@pytest.mark.parametrize("path", ["/bureau/parcels/import", "/bureau/offerings",
+                                  "/bureau/offerings/new", "/bureau/buildings",
+                                  "/bureau/buildings/new", "/bureau/listings",
+                                  "/bureau/listings/new"])
+def test_only_bureaus_and_admins(client, web_user, path):
+    anonymous = client.get(path, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    assert login(client, web_user("enterprise", enterprise_uscc="91440300MA5FXXXX1X")
+                 ).status_code == 303
+    assert client.get(path).status_code == 403
+    client.cookies.clear()
+    assert login(client, web_user("admin")).status_code == 303
+    assert client.get(path).status_code == 200

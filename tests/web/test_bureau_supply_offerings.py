@@ -198,3 +198,47 @@ def test_html_in_a_parcel_name_is_escaped(bureau, session, make_parcel):
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_edit_a_draft_as_patch_does(bureau, session, tokens, make_parcel):
+    parcel = make_parcel()
+    page = post_form(bureau, "/bureau/offerings/new",
+                     FORM | {"parcel_id": str(parcel["id"])}).headers["location"]
+    form_page = bureau.get(f"{page}/edit")
+    assert form_page.status_code == 200
+    # The form shows the stored draft: what is posted back unchanged changes nothing.
+    shown = dict(re.findall(r'name="([a-z_.]+)" type="(?:number|text|date|datetime-local)" '
+                            r'value="([^"]*)"', form_page.text))
+    assert shown["lease_years"] == "5" and shown["bidding_opens_at"] == "2026-12-01T09:00"
+    assert shown["conditions.deadline_date"] == "2030-12-31"
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', form_page.text)[1])
+    edited = FORM | {"lease_years": "6", "rent_review_years": "", "rent_review_cap_percent": "",
+                     "etag": etag}
+    del edited["srdi_priority"]
+    answer = post_form(bureau, f"{page}/edit", edited, f"{page}/edit")
+    assert answer.status_code == 303 and answer.headers["location"] == page
+    oid = int(page.rsplit("/", 1)[1])
+    expected = bureau.get(f"/api/v1/offerings/{oid}", headers=tokens["shenzhen"]).json()
+    props = expected["properties"]
+    assert props["lease_years"] == 6 and props["srdi_priority"] is False
+    # The same change through the API's PATCH (null clears) gives the same offering.
+    twin = bureau.post("/api/v1/offerings", json=API | {"parcel_id": make_parcel()["id"]},
+                       headers=tokens["shenzhen"])
+    patched = bureau.patch(f"/api/v1/offerings/{twin.json()['id']}", headers=tokens["shenzhen"],
+                           json={"lease_years": 6, "rent_review_years": None,
+                                 "rent_review_cap_percent": None, "srdi_priority": False})
+    assert patched.status_code == 200, patched.text
+    skip = {"parcel_id", "parcel_code", "created_at", "updated_at"}
+    assert {k: v for k, v in props.items() if k not in skip} == \
+        {k: v for k, v in patched.json()["properties"].items() if k not in skip}
+    # The form read before this edit is stale now: 412, nothing changed.
+    stale = post_form(bureau, f"{page}/edit", edited | {"lease_years": "7"}, f"{page}/edit")
+    assert stale.status_code == 412
+    assert session.get(Offering, oid).lease_years == 6
+    # Once published, a draft's edit is a 409.
+    post_form(bureau, f"{page}/transitions", {"action": "publish"}, page)
+    fresh = html.unescape(re.search(r'name="etag" value="([^"]+)"',
+                                    bureau.get(f"{page}/edit").text)[1])
+    late = post_form(bureau, f"{page}/edit", edited | {"etag": fresh}, f"{page}/edit")
+    assert late.status_code == 409
+    assert "只有草稿可以修改" in html.unescape(late.text)

@@ -44,7 +44,7 @@ from landsvc.listings.schemas import ListingCreate, ListingTransition
 from landsvc.offerings import rules as offering_rules
 from landsvc.offerings import service as offerings
 from landsvc.offerings.models import OfferingStatus, SupplyMode
-from landsvc.offerings.schemas import OfferingCreate, OfferingTransition
+from landsvc.offerings.schemas import OfferingCreate, OfferingTransition, OfferingUpdate
 from landsvc.parcels import importing
 from landsvc.parcels import service as parcels
 from landsvc.parcels.checks import RowChecker
@@ -79,6 +79,11 @@ def import_upload(request: Request, session: SessionDep, user: BureauUser, form:
         context["errors"] = {"file": "请选择要导入的文件"}
         return render(request, "bureau/parcel_import.html", context, status_code=422)
     context["filename"] = upload.filename
+    try:
+        reader.upload_suffix(upload.filename)  # what saved_upload checks first: next to the field
+    except LandsvcError as exc:
+        context["errors"] = {"file": exc.detail}
+        return render(request, "bureau/parcel_import.html", context, status_code=status_of(exc))
     status = 200
     with saved_upload(upload) as path:
         # A savepoint of our own: a refused file leaves nothing behind, though the page
@@ -321,6 +326,68 @@ def offering_create(request: Request, session: SessionDep, user: BureauUser, for
             values=_form_echo(form), errors=errors, parcels=_offerable_parcels(session, user)),
             status_code=status)
     return RedirectResponse(f"/bureau/offerings/{created['id']}", status_code=303)
+
+
+def _offering_form_values(props: dict) -> dict[str, Any]:
+    """A stored offering as the form's fields (to edit a draft)."""
+    values: dict[str, Any] = {"parcel_id": props["parcel_id"], "supply_mode": props["supply_mode"],
+                              "min_tier": props["min_tier"]}
+    for name in OFFERING_NUMBERS:
+        value = props[name]
+        values[name] = None if value is None else (
+            f"{value:g}" if isinstance(value, float) else str(value))
+    if props["rent_credited"] is not None:
+        values["rent_credited"] = "true" if props["rent_credited"] else "false"
+    for name in CONDITION_FIELDS:
+        value = (props["conditions"] or {}).get(name)
+        values[f"conditions.{name}"] = None if value is None else (
+            f"{value:g}" if isinstance(value, float) else str(value))
+    for name in ("srdi_priority", "joint_bidding_allowed"):
+        values[name] = props[name]
+    for name in ("bidding_opens_at", "bidding_closes_at"):
+        values[name] = _local_input(props[name])
+    return values
+
+
+@router.get("/offerings/{offering_id}/edit")
+def offering_edit(request: Request, session: SessionDep, user: BureauUser, offering_id: int):
+    offering, tag = offerings.get_offering(session=session, offering_id=offering_id,
+                                           principal=user.principal)
+    return render(request, "bureau/offering_form.html", _offering_context(
+        offering=offering, etag=tag, values=_offering_form_values(offering["properties"]),
+        errors={}, parcels=[]))
+
+
+@router.post("/offerings/{offering_id}/edit")
+def offering_update(request: Request, session: SessionDep, user: BureauUser,
+                    offering_id: int, form: CsrfForm):
+    """The draft's fields as the form shows them all: a blank field clears it (``null`` in
+    the API's PATCH), an unticked box is false; If-Match is the version the form was read at."""
+    changes = _offering_values(form)
+    changes.pop("parcel_id")
+    for name in ("srdi_priority", "joint_bidding_allowed"):
+        changes[name] = bool(changes[name])
+    tag = forms.text(form, "etag")
+    try:
+        body = OfferingUpdate.model_validate(changes)
+        with session.begin_nested():  # as PATCH /api/v1/offerings/{id} calls it
+            offerings.update_offering(
+                session=session, offering_id=offering_id,
+                changes=body.model_dump(exclude_unset=True), principal=user.principal,
+                if_match=[tag] if tag else None)
+    except (ValidationError, LandsvcError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errors, status = _failed(exc)
+        try:
+            offering, current = offerings.get_offering(
+                session=session, offering_id=offering_id, principal=user.principal)
+        except NotFound:  # not visible to this bureau: the refusal alone, as a page
+            raise exc from None
+        return render(request, "bureau/offering_form.html", _offering_context(
+            offering=offering, etag=tag or current, values=_form_echo(form), errors=errors,
+            parcels=[]), status_code=status)
+    return RedirectResponse(f"/bureau/offerings/{offering_id}", status_code=303)
 
 
 def _offering_page(request: Request, session, user, offering_id: int, *,

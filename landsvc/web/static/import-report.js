@@ -30,6 +30,18 @@
       (data.type === "Feature" && !data.geometry);
     if (empty) return;
     var layer = window.landsvcGeoJSON(data, style, text).addTo(map);
+    if (data.type === "FeatureCollection") {
+      /* Parcels are small against a province: each row also gets a dot, seen at any zoom. */
+      layer.eachLayer(function (shape) {
+        if (!shape.getBounds) return;
+        var f = shape.feature, dot = L.circleMarker(shape.getBounds().getCenter(),
+          { radius: 6, weight: 2, color: style(f).color, fillColor: style(f).color, fillOpacity: 0.8 });
+        var el = document.createElement("div");
+        el.textContent = text(f);
+        el.style.whiteSpace = "pre-line";
+        dot.bindPopup(el).addTo(map);
+      });
+    }
     var b = layer.getBounds();
     if (b.isValid()) map.fitBounds(b, { maxZoom: 16, padding: [20, 20] });
   });
