@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import exists, func, literal, select, update
+from sqlalchemy import and_, exists, func, literal, select, true, update
 from sqlalchemy.orm import Session
 
-from landsvc import access
+from landsvc import access, lists
 from landsvc.access import Principal
 from landsvc.allocations import solver
 from landsvc.allocations.models import Allocation, AllocationStatus
@@ -157,6 +157,19 @@ def _load(session: Session, allocation_id: int, principal: Principal | None, *,
         raise NotFound(f"分配方案 {allocation_id} 不存在")
     access.require_manage(principal, [allocation.jurisdiction])
     return allocation
+
+
+def search_allocations(*, session: Session, status: AllocationStatus | None, page: lists.Page,
+                       principal: Principal | None) -> tuple[list[dict[str, Any]], lists.Matched]:
+    """The allocations the caller may read (those inside its jurisdiction; admin: all),
+    newest first."""
+    principal = access.require_role(principal, Role.bureau, Role.admin)
+    inside = (true() if principal.role is Role.admin
+              else Allocation.jurisdiction.startswith(principal.jurisdiction))
+    where = and_(inside, lists.equals_clause(Allocation.status, status))
+    rows, matched = lists.fetch_page(session, select(Allocation).order_by(Allocation.id.desc()),
+                                     where=where, page=page, count_from=Allocation)
+    return [as_dict(row[0]) for row in rows], matched
 
 
 def get_allocation(*, session: Session, allocation_id: int,
