@@ -168,7 +168,7 @@ def _parks_named(session) -> dict[int, str]:
     return {f["id"]: f["properties"]["name"] for f in features}
 
 
-def china_time(value: str | None) -> str | None:
+def _china_time(value: str | None) -> str | None:
     """An ISO moment as China's wall-clock time ``YYYY-MM-DD HH:MM``."""
     if not value:
         return None
@@ -183,7 +183,7 @@ def _layer(kind: str, features: list[dict], popup: Callable[[dict], str]) -> dic
 
 
 def _area_text(p: dict) -> str:
-    return f"{p['area_m2']:,.2f} ㎡（{p['area_m2'] / M2_PER_MU:,.2f} 亩）"
+    return f"{p['area_m2']:,.2f} ㎡（{p['area_mu']:,.2f} 亩）"
 
 
 def _offering_popup(f: dict) -> str:
@@ -212,11 +212,6 @@ def _park_popup(f: dict) -> str:
             + ("\n专精特新特色园区" if p["featured_srdi"] else ""))
 
 
-def _guideline_items(session, district: str) -> dict[str, Any]:
-    """The guideline in force today for one district, all building types."""
-    return guidelines.items_in_force(session, district=district)
-
-
 # -- the rent guide -----------------------------------------------------------------------
 @router.get("/")
 def home(request: Request, session: SessionDep, user: OptionalUser) -> Response:
@@ -228,9 +223,8 @@ def home(request: Request, session: SessionDep, user: OptionalUser) -> Response:
     found: dict[str, Any] = {"items": [], "version": None}
     if not form.errors:
         try:
-            found = guidelines.items_in_force(
-                session, period=period, as_of=as_of,
-                building_type=building_type)
+            found = guidelines.items_in_force(session, period=period, as_of=as_of,
+                                              building_type=building_type)
         except LandsvcError as exc:
             form.refuse(exc)
     query = {k: v for k, v in (("building_type", form.values["building_type"]),
@@ -308,9 +302,10 @@ def offering_detail(request: Request, session: SessionDep, user: OptionalUser,
                               principal=PUBLISHED_VIEW)[0]
     return render(request, "public/offering.html", {
         "section": "offerings", "offering": offering, "p": p, "park": park,
-        "bidding": {"opens": china_time(p["bidding_opens_at"]),
-                    "closes": china_time(p["bidding_closes_at"])},
-        "guideline": _guideline_items(session, p["district"]),
+        "bidding": {"opens": _china_time(p["bidding_opens_at"]),
+                    "closes": _china_time(p["bidding_closes_at"])},
+        # the guideline in force today in its district, every building type
+        "guideline": guidelines.items_in_force(session, district=p["district"]),
         "layers": [_layer("offering", [offering], _offering_popup)],
     })
 

@@ -195,6 +195,7 @@ def test_home_shows_the_guideline_in_force_as_a_table_and_a_map(client, tokens, 
     assert re.search(r'<option value="single_storey" selected>单层厂房</option>', r.text)
     src = unescape(re.search(r'<iframe [^>]*src="([^"]+)"', r.text)[1])
     assert src == f"/maps/rent-guide?building_type=single_storey&period={today().year}"
+    assert client.get(src).status_code == 200  # the embedded page answers
     assert "元/㎡·月" in r.text
 
 
