@@ -402,3 +402,33 @@ def test_filing_without_the_csrf_token_is_refused(session, client, me, offer):
     assert r.status_code == 403
     assert session.scalar(select(func.count()).select_from(ApprovalCase)
                           .where(ApprovalCase.demand_id == demand_id)) == 0
+
+
+def test_a_premises_demand_shows_its_ranked_listings(session, client, me, tokens):
+    from tests.buildings.util import create_building
+
+    building = create_building(client, tokens["admin"])["id"]   # in Bao'an
+    made = []
+    for floor, rent in ((2, 30), (3, 38.5), (4, 60)):
+        r = client.post("/api/v1/listings", headers=tokens["admin"], json={
+            "building_id": building, "kind": "factory", "floor": floor, "area_m2": 900,
+            "rent_yuan_per_m2_month": rent})
+        assert r.status_code == 201, r.text
+        lid = r.json()["id"]
+        assert client.post(f"/api/v1/listings/{lid}/transitions", json={"action": "publish"},
+                           headers=tokens["admin"]).status_code == 200
+        made.append(lid)
+    demand_id = demand_of(session, ME, kinds=["premises"], area_min_m2=800, area_max_m2=1000,
+                          max_rent_yuan_per_m2_month=40,
+                          near={"lon": BAOAN[0], "lat": BAOAN[1], "radius_km": 3})
+    expected = matching.match_demand(session=session, demand_id=demand_id, kind="listings",
+                                     limit=20, principal=me)["items"]
+    assert [m["id"] for m in expected] == [made[0], made[1]]   # 60 元 is over the budget
+    page = client.get(f"/enterprise/demands/{demand_id}").text
+    shown = [int(i) for i in re.findall(r'<li class="panel match" id="listing-(\d+)">', page)]
+    assert shown == [m["id"] for m in expected]
+    assert re.findall(r'class="score">得分 <strong>([\d,.]+)</strong>', page) == [
+        f"{m['score']:,.2f}" for m in expected]
+    assert "30.00 元/㎡·月" in page and "38.50 元/㎡·月" in page
+    assert "匹配的供地" not in page and "申请用地审批" not in page  # no land asked for
+    assert f'href="/portal/listings/{made[0]}"' in page

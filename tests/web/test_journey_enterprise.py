@@ -108,6 +108,26 @@ def test_the_demo_enterprise_draws_its_demand_and_files_a_case(demo_site, browse
     page.fill("#f-industry_code", record.get("industry_code") or "C39")
     page.fill("#f-needed_by_date", "2027-12-31")
     screenshot(page, "enterprise-draw")
+
+    # A refusal first (the smallest area above the largest): the page comes back with the
+    # service's message at the field, and the polygon drawn again from the kept field.
+    page.fill("#f-area_min", "6000")
+    page.click("button:has-text('提交需求并查看匹配')")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#e-area_min").inner_text() == (
+        f"最小面积 {6000 * 2000 / 3:.2f} ㎡ 大于最大面积 {5000 * 2000 / 3:.2f} ㎡")
+    assert json.loads(page.locator("#f-within").input_value()) == drawn
+    redrawn = page.evaluate(
+        "() => { const found = []; landsvcDemandMap.eachLayer(l => {"
+        " if (l instanceof L.Polygon && l.options.dashArray === '6 4')"
+        " found.push(l.toGeoJSON().geometry); }); return found; }")
+    assert len(redrawn) == 1
+    assert [[round(c, 9) for c in p] for p in redrawn[0]["coordinates"][0]] == [
+        [round(c, 9) for c in p] for p in ring]
+    assert page.locator("#f-area_unit").input_value() == "mu"
+    assert page.locator("#f-needed_by_date").input_value() == "2027-12-31"
+    errors[:] = [e for e in errors if not e.startswith("422 ")]  # the refusal itself
+    page.fill("#f-area_min", "1")
     page.click("button:has-text('提交需求并查看匹配')")
     page.wait_for_url(re.compile(r".*/enterprise/demands/\d+$"))
     page.wait_for_load_state("networkidle")
