@@ -102,8 +102,9 @@ def compute_guidelines(request: Request, session: SessionDep, user: BureauUser,
     values = {"period": text(form, "period"), "level": text(form, "level") or "district"}
     try:
         body = model(ComputeRequest, values)
-        version = guidelines.compute(session=session, period=body.period, level=body.level,
-                                     principal=user.principal)
+        with session.begin_nested():  # a refusal leaves nothing behind
+            version = guidelines.compute(session=session, period=body.period,
+                                         level=body.level, principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
         errors, status = _errors(exc, values)
         return _versions_page(request, session, user, 0, errors=errors,
@@ -173,8 +174,9 @@ def publish_guidelines(request: Request, session: SessionDep, user: BureauUser,
     given = text(form, "effective_date")
     try:
         body = model(PublishRequest, {"effective_date": given})
-        guidelines.publish(session=session, version_id=version_id,
-                           effective_date=body.effective_date, principal=user.principal)
+        with session.begin_nested():
+            guidelines.publish(session=session, version_id=version_id,
+                               effective_date=body.effective_date, principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
         errors, status = _errors(exc, {"effective_date": given})
         if status == 404:
@@ -237,9 +239,10 @@ def complaint_transition(request: Request, session: SessionDep, user: BureauUser
     values = _transition_values(form)
     try:
         body = model(ComplaintTransition, values)
-        utilities.transition(session=session, complaint_id=complaint_id, action=body.action,
-                             refund_yuan=body.refund_yuan, note=body.note,
-                             principal=user.principal)
+        with session.begin_nested():
+            utilities.transition(session=session, complaint_id=complaint_id,
+                                 action=body.action, refund_yuan=body.refund_yuan,
+                                 note=body.note, principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
         errors, status = _errors(exc, values)
         if status == 404:
