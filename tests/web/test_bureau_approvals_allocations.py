@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 
-from landsvc.access import OPERATOR
+from landsvc import lists
+from landsvc.access import OPERATOR, Principal
 from landsvc.allocations import service as allocations
+from landsvc.tokens.models import Role
 from tests.allocations import test_api as allocation_api
 from tests.matching import test_matching
 from tests.web.conftest import csrf_of, login
 
 market = allocation_api.market  # the fixture: three demands, two offerings in Shenzhen
 offer = test_matching.offer     # the fixture market uses
+SHENZHEN = Principal(Role.bureau, "4403")
 
 
 def signed_in(client, web_user, role="bureau", **binding) -> str:
@@ -63,9 +66,21 @@ def test_propose_read_and_confirm_an_allocation(client, session, web_user, marke
     r = client.post(f"/bureau/allocations/{allocation_id}/confirm",
                     data={"csrf_token": csrf_of(page)}, follow_redirects=False)
     assert r.status_code == 409 and "不能执行 confirm" in r.text
+    # the list: the service's, newest first, with its status filter
+    second = int(propose(client, jurisdiction="440304").headers["location"].rsplit("/", 1)[1])
     listed = client.get("/bureau/allocations").text
-    if 'id="allocations"' in listed:  # the list, once the service lists allocations
-        assert f'<tr data-id="{allocation_id}">' in listed
+    shown = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', listed)]
+    expected, _ = allocations.search_allocations(session=session, status=None,
+                                                 page=lists.Page(50, 0), principal=SHENZHEN)
+    assert shown == [a["id"] for a in expected] and shown[:2] == [second, allocation_id]
+    row = re.search(rf'<tr data-id="{allocation_id}">(.*?)</tr>', listed, re.S)[1]
+    assert "已确认" in row and "bureau:4403" in row
+    drafts = client.get("/bureau/allocations", params={"status": "draft"}).text
+    assert f'<tr data-id="{second}">' in drafts and f'<tr data-id="{allocation_id}">' not in drafts
+    assert client.get("/bureau/allocations", params={"status": "bogus"}).status_code == 422
+    client.cookies.clear()
+    signed_in(client, web_user, jurisdiction="4401")
+    assert re.findall(r'<tr data-id="(\d+)">', client.get("/bureau/allocations").text) == []
 
 
 def test_a_stale_draft_is_refused_whole_on_the_page(client, tokens, session, web_user,

@@ -279,15 +279,14 @@ def _allocations_page(request: Request, session, user, *, offset: int = 0,
     filter_errors: dict[str, str] = {}
     chosen = _choice(status, AllocationStatus, "status", filter_errors)
     page = lists.Page(PAGE_SIZE, offset)
-    search = getattr(allocations, "search_allocations", None)
     items, pager = [], None
-    if search is not None and not filter_errors:
-        items, matched = search(session=session, status=chosen, page=page,
-                                principal=user.principal)
+    if not filter_errors:
+        items, matched = allocations.search_allocations(session=session, status=chosen,
+                                                        page=page, principal=user.principal)
         pager = _pager(request, page, matched, len(items))
     default = {"jurisdiction": user.principal.jurisdiction or "44"}
     return render(request, "bureau/allocations.html", {
-        "section": "bureau", "items": items, "paging": pager, "listed": search is not None,
+        "section": "bureau", "items": items, "paging": pager,
         "errors": errors, "filter_errors": filter_errors, "kept": kept or default,
         "status": status or "",
         "statuses": [(s.value, s.label) for s in AllocationStatus],
@@ -338,12 +337,6 @@ def _allocation_page(request: Request, session, user, allocation_id: int, *,
         "section": "bureau", "allocation": allocation, "may_confirm": may_confirm,
         "errors": errors or {}, "tier_labels": {t.value: t.label for t in Tier},
     }, status_code=status_code)
-
-
-@router.get("/allocations/open")
-def allocation_open(user: BureauUser, id: int = Query(ge=1)) -> Response:
-    """The "open by number" form's answer: the allocation's page."""
-    return RedirectResponse(f"/bureau/allocations/{id}", status_code=303)
 
 
 @router.get("/allocations/{allocation_id}")
