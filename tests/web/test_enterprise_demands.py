@@ -432,3 +432,15 @@ def test_a_premises_demand_shows_its_ranked_listings(session, client, me, tokens
     assert "30.00 元/㎡·月" in page and "38.50 元/㎡·月" in page
     assert "匹配的供地" not in page and "申请用地审批" not in page  # no land asked for
     assert f'href="/portal/listings/{made[0]}"' in page
+
+
+def test_an_unregistered_enterprise_is_sent_to_register_first(session, client, web_user):
+    login(client, web_user("enterprise", enterprise_uscc=OTHER))
+    page = client.get("/enterprise/demands/new").text
+    assert 'id="not-registered"' in page and 'href="/enterprise/register"' in page
+    token = csrf_of(page)
+    r = client.post("/enterprise/demands/new", data=form_body(token))
+    assert r.status_code == 422
+    assert error_of(r.text, "owner") == f"企业 {OTHER} 尚未登记"
+    assert session.scalar(select(func.count()).select_from(Demand)
+                          .where(Demand.enterprise_uscc == OTHER)) == 0

@@ -175,6 +175,15 @@ def demand_list(request: Request, session: SessionDep, user: EnterpriseUser,
 
 
 # -- creating ----------------------------------------------------------------------------
+def _registered(session, principal: Principal) -> dict[str, Any] | None:
+    """The signed-in enterprise's record, None while it has not registered."""
+    try:
+        return enterprises.get_enterprise(session=session, uscc=principal.enterprise_uscc,
+                                          principal=principal)[0]
+    except NotFound:
+        return None
+
+
 def _form_context(session, user, form: dict[str, Any], errors: dict[str, str]
                   ) -> dict[str, Any]:
     all_parks = _parks(session, user.principal)
@@ -184,7 +193,8 @@ def _form_context(session, user, form: dict[str, Any], errors: dict[str, str]
             "park_options": _park_options(all_parks),
             "draw_config": {"bounds": [[20.1, 109.6], [25.6, 117.4]],
                             "parks": _outlines(all_parks)},
-            "consortia": _my_consortia(session, user.principal)}
+            "consortia": _my_consortia(session, user.principal),
+            "registered": _registered(session, user.principal)}
 
 
 @router.get("/demands/new")
