@@ -39,9 +39,48 @@ def test_upload_with_bad_rows_shows_the_report(demo_site, browser, tmp_path):
     assert "位于广东省范围外" in rows.nth(1).locator("td").nth(2).inner_text()
     summary = page.locator("#import-summary").inner_text()
     assert "导入 0 行" in summary and "有误 2 行" in summary and "全部或全不" in summary
-    # Each of the four rows is drawn on the map (the good ones as not imported).
+    # Each of the four rows is drawn on the map, as its shape and as a dot.
     page.wait_for_function(
-        "document.querySelectorAll('#import-map path.leaflet-interactive').length >= 4",
+        "document.querySelectorAll('#import-map .leaflet-overlay-pane path').length === 8",
         timeout=15000)
     screenshot(page, "bureau-import-report")
     assert parcel_count(demo_site.url) == before
+
+
+def test_supply_pages_read_only_tour(demo_site, browser):
+    """The lists, a detail page with its map, and the forms, as a bureau sees them."""
+    account = demo_site.accounts["bureau"]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    browser_login(page, demo_site.url, account["username"], account["password"])
+    page.goto(f"{demo_site.url}/bureau/offerings?status=published", wait_until="load")
+    rows = page.locator("#offering-list tbody tr[data-id]")
+    assert rows.count() > 0
+    assert all(rows.nth(i).locator(".badge").inner_text() == "已发布"
+               for i in range(rows.count()))
+    screenshot(page, "bureau-offerings")
+    rows.first.locator("a").click()
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "document.querySelectorAll('#offering-map .leaflet-overlay-pane path').length === 1",
+        timeout=15000)
+    actions = page.locator("#offering-actions button")
+    assert sorted(actions.nth(i).get_attribute("value") for i in range(actions.count())) == \
+        ["cancel", "close"]
+    screenshot(page, "bureau-offering-detail")
+    page.goto(f"{demo_site.url}/bureau/offerings/new", wait_until="load")
+    assert page.locator("#parcel-choices option").count() > 0
+    screenshot(page, "bureau-offering-form")
+    page.goto(f"{demo_site.url}/bureau/listings", wait_until="load")
+    assert page.locator("#listing-list tbody tr[data-id]").count() > 0
+    screenshot(page, "bureau-listings")
+    page.locator("#listing-list tbody tr[data-id] a").first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("#listing-actions").count() == 1
+    screenshot(page, "bureau-listing-detail")
+    page.goto(f"{demo_site.url}/bureau/buildings/new", wait_until="load")
+    page.locator("#building-pick-map").click(position={"x": 300, "y": 150})
+    assert page.input_value("#f-lon") and page.input_value("#f-lat")
+    screenshot(page, "bureau-building-form")
+    assert not errors, errors

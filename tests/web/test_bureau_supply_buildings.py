@@ -103,7 +103,7 @@ def test_listing_lifecycle_and_the_409(bureau, session, tokens):
     assert refused.status_code == 409
     alert = html.unescape(re.sub(r"<[^>]+>", "", re.search(
         r'id="transition-error">(.*?)</div>', refused.text, re.S)[1]))
-    assert "已出租（let）、撤回（withdraw）" in alert
+    assert "标记已出租（let）、撤回（withdraw）" in alert
     assert new_id(post_form(bureau, f"{page}/transitions", {"action": "let"}, page)) == lid
     session.expire_all()
     assert session.get(Listing, lid).status.value == "let"

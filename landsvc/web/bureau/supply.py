@@ -516,7 +516,7 @@ def building_detail(request: Request, session: SessionDep, user: BureauUser, bui
 
 
 # -- listings ------------------------------------------------------------------------------
-LISTING_ACTIONS = {"publish": "发布", "let": "已出租", "withdraw": "撤回"}
+LISTING_ACTIONS = {"publish": "发布", "let": "标记已出租", "withdraw": "撤回"}
 LISTING_TEXT = ("building_id", "kind", "floor", "area_m2", "rent_yuan_per_m2_month", "units",
                 "rent_yuan_per_unit_month", "floor_load_kn_m2", "clear_height_m", "power_kva",
                 "landlord", "landlord_kind", "owner_authorisation_ref")
