@@ -139,5 +139,18 @@ def test_the_demo_bureau_imports_parcels_and_approves_a_case(demo_site, browser,
         1 for c in api.get("/api/v1/approvals", params={"limit": 50}).json()["items"]
         if c["overdue"])
 
+    # -- the demo's quota pool, as the API tells it ----------------------------------------
+    pools = api.get("/api/v1/quota-pools").json()["items"]
+    assert pools
+    pool = api.get(f"/api/v1/quota-pools/{pools[0]['id']}").json()
+    page.goto(f"{demo_site.url}/bureau/quota", wait_until="load")
+    page.locator(f'#pools tr[data-id="{pool["id"]}"] a').click()
+    page.wait_for_load_state("load")
+    for key in ("total", "allocated", "remaining"):
+        assert page.locator(f"#{key}-ha").inner_text() == f"{pool[key + '_ha']:,.4f} 公顷"
+    assert page.locator("#quota-allocations tbody tr[data-id]").count() == len(
+        pool["allocations"])
+    screenshot(page, "bureau-quota")
+
     assert not problems, problems
     assert hosts == {"127.0.0.1"}, hosts
