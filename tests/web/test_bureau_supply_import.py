@@ -6,8 +6,10 @@ import html
 import json
 import re
 
+import numpy as np
 import pytest
 import shapely
+from pyproj import Geod, Transformer
 from sqlalchemy import func, select
 
 from landsvc.parcels.models import Parcel
@@ -15,6 +17,8 @@ from tests.builders import BAOAN, FUTIAN, HAIZHU, HONG_KONG, bowtie, feature, sq
 from tests.web.conftest import csrf_of, login
 
 pytestmark = pytest.mark.usefixtures("session")
+
+GEOD = Geod(ellps="WGS84")
 
 
 def count(session, prefix: str | None = None) -> int:
@@ -186,3 +190,31 @@ def test_only_bureaus_and_admins(client, web_user, path):
     client.cookies.clear()
     assert login(client, web_user("admin")).status_code == 303
     assert client.get(path).status_code == 200
+
+
+def test_csv_in_a_projected_crs_is_mapped_where_it_lies(bureau, session, tmp_path):
+    """A CSV+WKT file in EPSG:4547 with the crs option: imported, and drawn in lon/lat as
+    the importer reprojected it (its vertices within a metre of the truth)."""
+    truth = [square(*FUTIAN, 150), bowtie(*BAOAN)]
+    to_gk = Transformer.from_crs(4326, 4547, always_xy=True)
+    projected = [shapely.transform(g, lambda xy: np.column_stack(
+        to_gk.transform(xy[:, 0], xy[:, 1]))) for g in truth]
+    path = tmp_path / "gk.csv"
+    path.write_text("code,name,wkt\n" + "".join(
+        f'WEB-GK-{i},样例{i},"{g.wkt}"\n' for i, g in enumerate(projected)), encoding="utf-8")
+    token = csrf_of(bureau.get("/bureau/parcels/import").text)
+    with open(path, "rb") as fh:
+        answer = bureau.post("/bureau/parcels/import",
+                             data={"csrf_token": token, "crs": "EPSG:4547", "partial": "true"},
+                             files={"file": ("gk.csv", fh, "text/csv")})
+    assert answer.status_code == 200
+    assert list(report_rows(answer.text)) == [1]
+    assert count(session, "WEB-GK-") == 1
+    assert "EPSG:4547" in answer.text
+    shown = {f["properties"]["index"]: f for f in map_rows(answer.text)["features"]}
+    assert {i: f["properties"]["state"] for i, f in shown.items()} == \
+        {0: "imported", 1: "rejected"}
+    for i, want in enumerate(truth):
+        got = shapely.get_coordinates(shapely.geometry.shape(shown[i]["geometry"]))
+        _, _, dist = GEOD.inv(got[:, 0], got[:, 1], *shapely.get_coordinates(want).T)
+        assert dist.max() < 1.0
