@@ -17,7 +17,7 @@ from landsvc.approvals import service as approvals
 from landsvc.approvals.models import ApprovalCase, ApprovalStatus, Channel
 from landsvc.enterprises.models import Enterprise
 from landsvc.enterprises.tiers import Tier
-from landsvc.fields import today
+from landsvc.fields import CHINA, today
 from landsvc.quota import service as quota
 from landsvc.quota.models import QuotaAllocation
 from landsvc.tokens.models import Role
@@ -368,6 +368,9 @@ def test_quota_create_allocate_overallocate_and_cancel(client, session, web_user
     page = client.get(f"/bureau/quota/{pool_id}").text
     assert pool_figures(page) == ("2.5000 公顷", "0.0000 公顷", "2.5000 公顷")
     assert "撤销退回" in page and "-1.2000" in page
+    moved = quota.get_pool(session=session, pool_id=pool_id, principal=OPERATOR)["movements"]
+    assert [m["kind"] for m in moved] == ["allocate", "cancel"]
+    assert moved[-1]["at"].astimezone(CHINA).strftime("%Y-%m-%d %H:%M") in page  # Beijing
     r = client.post(f"/bureau/quota/{pool_id}/allocations/{allocation_id}/cancel",
                     data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 409 and "已于" in r.text

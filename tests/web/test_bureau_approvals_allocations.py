@@ -5,10 +5,12 @@ confirming it, a stale draft refused whole, jurisdiction and CSRF."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from landsvc import lists
 from landsvc.access import OPERATOR, Principal
 from landsvc.allocations import service as allocations
+from landsvc.fields import CHINA
 from landsvc.tokens.models import Role
 from tests.allocations import test_api as allocation_api
 from tests.matching import test_matching
@@ -62,6 +64,9 @@ def test_propose_read_and_confirm_an_allocation(client, session, web_user, marke
     assert done["status"] == "confirmed" and done["confirmed_at"]
     page = client.get(f"/bureau/allocations/{allocation_id}").text
     assert "已确认" in page and 'id="allocation-confirm"' not in page
+    for key in ("created_at", "confirmed_at"):  # shown in Beijing time
+        shown = datetime.fromisoformat(done[key]).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        assert shown in page
     # confirming again: the 409 naming the status, shown on the page
     r = client.post(f"/bureau/allocations/{allocation_id}/confirm",
                     data={"csrf_token": csrf_of(page)}, follow_redirects=False)

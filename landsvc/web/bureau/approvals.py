@@ -11,7 +11,7 @@ input kept; one about who may act (403) or what exists (404) is the error page.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +33,7 @@ from landsvc.districts.service import cached, list_districts
 from landsvc.enterprises import service as enterprises
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import LandsvcError, status_of
-from landsvc.fields import today
+from landsvc.fields import CHINA, today
 from landsvc.quota import service as quota
 from landsvc.quota.models import AllocationStatus as QuotaAllocationStatus
 from landsvc.quota.models import MovementKind
@@ -153,6 +153,20 @@ def _district_names(session) -> dict[str, str]:
                 for f in list_districts(session=session)}
 
     return cached(session=session, name="web.bureau.district_names", build=build)
+
+
+def _beijing(value: str | datetime | None) -> str | None:
+    """An instant (or its ISO text) as Beijing time, to the minute (``2026-11-30 05:27``)."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def _shown_times(allocation: dict) -> dict:
+    return allocation | {"created": _beijing(allocation["created_at"]),
+                         "confirmed": _beijing(allocation["confirmed_at"])}
 
 
 def _open_stage(case: dict) -> dict | None:
@@ -286,7 +300,7 @@ def _allocations_page(request: Request, session, user, *, offset: int = 0,
         pager = _pager(request, page, matched, len(items))
     default = {"jurisdiction": user.principal.jurisdiction or "44"}
     return render(request, "bureau/allocations.html", {
-        "section": "bureau", "items": items, "paging": pager,
+        "section": "bureau", "items": [_shown_times(a) for a in items], "paging": pager,
         "errors": errors, "filter_errors": filter_errors, "kept": kept or default,
         "status": status or "",
         "statuses": [(s.value, s.label) for s in AllocationStatus],
@@ -334,7 +348,7 @@ def _allocation_page(request: Request, session, user, allocation_id: int, *,
     may_confirm = "confirm" in allocations.LIFECYCLE.allowed(
         AllocationStatus(allocation["status"]))
     return render(request, "bureau/allocation.html", {
-        "section": "bureau", "allocation": allocation, "may_confirm": may_confirm,
+        "section": "bureau", "allocation": _shown_times(allocation), "may_confirm": may_confirm,
         "errors": errors or {}, "tier_labels": {t.value: t.label for t in Tier},
     }, status_code=status_code)
 
@@ -418,6 +432,10 @@ def _pool_page(request: Request, session, user, pool_id: int, *, errors: dict | 
         approved, _ = approvals.search_cases(
             session=session, status=ApprovalStatus.approved, channel=None, overdue=None,
             as_of=None, page=lists.Page(100, 0), principal=user.principal)
+    pool = pool | {
+        "allocations": [a | {"cancelled": _beijing(a["cancelled_at"])}
+                        for a in pool["allocations"]],
+        "movements": [m | {"when": _beijing(m["at"])} for m in pool["movements"]]}
     return render(request, "bureau/quota_pool.html", {
         "section": "bureau", "pool": pool, "may_manage": may_manage, "approved": approved,
         "errors": errors or {}, "kept": kept or {}, "refusal": refusal or {},
