@@ -55,34 +55,10 @@ _FIELD_OF = {"area_min_m2": "area_min", "area_min_mu": "area_min", "area_max_m2"
              "area_max_mu": "area_max", "enterprise_uscc": "owner", "consortium_id": "owner",
              "applicant_uscc": "_", "offering_id": "_", "parcel_id": "_"}
 
-# Pydantic's own messages are English: the few a form can meet, in Chinese.
-_PYDANTIC = {"missing": "必填", "string_too_short": "必填", "string_too_long": "过长",
-             "string_pattern_mismatch": "格式不正确", "greater_than_equal": "数值过小",
-             "less_than_equal": "数值过大", "float_parsing": "应为数字",
-             "int_parsing": "应为整数", "date_from_datetime_parsing": "应为日期（年-月-日）",
-             "date_parsing": "应为日期（年-月-日）", "extra_forbidden": "不能填写此项"}
-
 
 def _errors(exc: Exception) -> dict[str, str]:
-    """``field_errors`` with pydantic's messages in Chinese and the API's field names
-    mapped onto this form's inputs."""
-    if isinstance(exc, ValidationError):
-        found: dict[str, str] = {}
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ())]
-            key = loc[0] if loc else "_"
-            kind, ctx = err.get("type", ""), err.get("ctx") or {}
-            message = _PYDANTIC.get(kind, err.get("msg", "无效"))
-            if kind == "string_too_long" and "max_length" in ctx:
-                message = f"过长（至多 {ctx['max_length']} 个字符）"
-            elif kind == "greater_than_equal" and "ge" in ctx:
-                message = f"不能小于 {float(ctx['ge']):g}"
-            elif kind == "less_than_equal" and "le" in ctx:
-                message = f"不能大于 {float(ctx['le']):g}"
-            found.setdefault(key, message)
-        raw = found
-    else:
-        raw = field_errors(exc)
+    """``field_errors`` with the API's field names mapped onto this form's inputs."""
+    raw = field_errors(exc)
     out: dict[str, str] = {}
     for key, message in raw.items():
         target = _FIELD_OF.get(key, key)

@@ -9,14 +9,11 @@ a savepoint, so a refused form stores nothing even though the request's session 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from landsvc import lists
@@ -36,13 +33,12 @@ from landsvc.notifications import service as notifications
 from landsvc.utilities import service as utilities
 from landsvc.utilities.models import ComplaintStatus, Utility
 from landsvc.utilities.schemas import ComplaintCreate
-from landsvc.web.forms import field_errors, text
+from landsvc.web.forms import attempt, field_errors, text
 from landsvc.web.security import CsrfForm, EnterpriseUser
 from landsvc.web.templating import render
 
 router = APIRouter()
 
-T = TypeVar("T")
 PAGE_SIZE = 20
 APPLICANT_ACTIONS = ("resubmit", "withdraw")
 """The steps an applicant may take on its case (the rest are the bureau's)."""
@@ -55,57 +51,6 @@ CATEGORIES = {"electricity": ["一般工商业", "大工业"], "water": ["非居
 
 
 # -- helpers --------------------------------------------------------------------------------
-_MESSAGES = {
-    "missing": "必填", "string_too_short": "不能为空", "string_too_long": "不能超过 {max_length} 个字符",
-    "greater_than": "须大于 {gt}", "greater_than_equal": "不能小于 {ge}",
-    "less_than": "须小于 {lt}", "less_than_equal": "不能大于 {le}",
-    "decimal_parsing": "应为数字", "float_parsing": "应为数字", "int_parsing": "应为整数",
-    "decimal_max_places": "至多 {decimal_places} 位小数", "decimal_max_digits": "数字位数过多",
-    "date_parsing": "应为日期（YYYY-MM-DD）", "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
-    "string_pattern_mismatch": "格式不正确", "literal_error": "取值无效", "enum": "取值无效",
-    "too_long": "至多 {max_length} 项",
-}
-_SERVICE_FIELD = re.compile(r"^(?P<field>[a-z_][a-z0-9_]*)(?:\[(?P<row>\d+)\])?"
-                            r"(?:\.(?P<sub>[a-z0-9_]+))?\s*[:：]\s*")
-
-
-def _message(err: dict) -> str:
-    template = _MESSAGES.get(err.get("type", ""))
-    if template is None:
-        return err.get("msg", "无效")
-    try:
-        return template.format(**(err.get("ctx") or {}))
-    except (KeyError, IndexError):
-        return err.get("msg", "无效")
-
-
-def errors_of(exc: Exception) -> dict[str, str]:
-    """Messages keyed by field (``_``: no one field); a row of a list is keyed
-    ``members.<row>.<field>`` (the row as sent to the service)."""
-    if isinstance(exc, ValidationError):
-        out: dict[str, str] = {}
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ())]
-            key = (loc[0] if len(loc) == 1 else ".".join(loc)) if loc else "_"
-            out.setdefault(key, _message(err))
-        return out
-    if isinstance(exc, LandsvcError):
-        match = _SERVICE_FIELD.match(exc.detail)
-        if match and match["row"] is not None:
-            key = ".".join(p for p in (match["field"], match["row"], match["sub"]) if p)
-            return {key: exc.detail[match.end():] or exc.detail}
-    return field_errors(exc)
-
-
-def attempt(session: Session, call: Callable[[], T]) -> tuple[T | None, Exception | None]:
-    """``call()`` in a savepoint: its answer, or the refusal (and nothing it wrote)."""
-    try:
-        with session.begin_nested():
-            return call(), None
-    except (ValidationError, LandsvcError) as exc:
-        return None, exc
-
-
 def status_for(exc: Exception) -> int:
     return status_of(exc) if isinstance(exc, LandsvcError) else 422
 
@@ -237,7 +182,7 @@ def register(request: Request, session: SessionDep, user: EnterpriseUser,
         properties=EnterpriseCreate.model_validate(sent).model_dump(exclude_unset=True)))
     if error is not None:
         return render(request, "enterprise/home_register.html", ctx(
-            request, "home", values=values, errors=errors_of(error),
+            request, "home", values=values, errors=field_errors(error),
             districts=district_options(session)), status_code=status_for(error))
     return see_other("/enterprise/")
 
@@ -275,7 +220,7 @@ def save_profile(request: Request, session: SessionDep, user: EnterpriseUser,
     record, tag = enterprises.get_enterprise(session=session, uscc=uscc,
                                              principal=user.principal)
     return render(request, "enterprise/profile.html", ctx(
-        request, "profile", e=record, version=tag, values=values, errors=errors_of(error),
+        request, "profile", e=record, version=tag, values=values, errors=field_errors(error),
         saved=False, tier_note=tier_note(record, today()),
         districts=district_options(session)), status_code=status_for(error))
 
@@ -329,7 +274,7 @@ def create_consortium(request: Request, session: SessionDep, user: EnterpriseUse
     if error is None:
         return see_other(f"/enterprise/consortia?created={made['id']}")
     errors: dict[str, str] = {}
-    for key, message in errors_of(error).items():
+    for key, message in field_errors(error).items():
         parts = key.split(".")
         if parts[0] == "members" and len(parts) >= 2 and parts[1].isdigit() \
                 and int(parts[1]) < len(sent_rows):
@@ -401,7 +346,7 @@ def approval_step(request: Request, session: SessionDep, user: EnterpriseUser, c
         return see_other(f"/enterprise/approvals/{case_id}")
     if isinstance(error, NotFound):
         raise error
-    errors = errors_of(error)
+    errors = field_errors(error)
     if "comment" not in errors:  # a refusal of the step itself goes on top of the page
         errors = {"_": "；".join(errors.values())}
     return _case_page(request, session, user, case_id, errors=errors, comment=comment,
@@ -480,7 +425,7 @@ def file_complaint(request: Request, session: SessionDep, user: EnterpriseUser,
     made, error = attempt(session, file)
     if error is None:
         return see_other(f"/enterprise/complaints/{made['id']}")
-    return _complaint_form(request, session, values, errors_of(error), status_for(error))
+    return _complaint_form(request, session, values, field_errors(error), status_for(error))
 
 
 @router.get("/complaints/{complaint_id}")
