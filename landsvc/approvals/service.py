@@ -333,7 +333,7 @@ def search_cases(*, session: Session, status: ApprovalStatus | None, channel: Ch
                 case.channel is not Channel.green, case.filed_on, case.id)
 
     cases.sort(key=urgency)
-    matched = lists.Matched(len(cases), True, False)
+    matched = lists.Matched(len(cases), True, page.offset + page.limit < len(cases))
     chosen = cases[page.offset:page.offset + page.limit]
     return [as_dict(c, clocks[c.id]) for c in chosen], matched
 

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from landsvc.config import get_settings
+from landsvc.fields import CHINA
 from landsvc.web import security
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -41,7 +42,7 @@ def _date(value: date | datetime | str | None) -> str:
     if isinstance(value, str):
         return value[:10]
     if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
 
 

@@ -237,6 +237,21 @@ def test_the_queue_is_most_urgent_first_green_ahead_at_equal_urgency(client, tok
     assert [i["id"] for i in r.json()["items"]] == [green, standard]
 
 
+def test_the_queue_pages_follow_its_order_with_a_next_link(client, tokens, session, parcel):
+    enterprise(session, ME, "srdi_sme")
+    ids = [file(client, tokens["enterprise"], parcel(), filed_on=(MON + timedelta(days=k)
+                                                                 ).isoformat()).json()["id"]
+           for k in range(3)]
+    whole = client.get(f"{A}?as_of=2025-06-13", headers=tokens["shenzhen"]).json()
+    assert sorted(i["id"] for i in whole["items"]) == sorted(ids)
+    seen, url = [], f"{A}?as_of=2025-06-13&limit=2"
+    while url:
+        page = client.get(url, headers=tokens["shenzhen"]).json()
+        seen += [i["id"] for i in page["items"]]
+        url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+    assert seen == [i["id"] for i in whole["items"]]
+
+
 def test_stats_per_channel(client, tokens, session, parcel):
     enterprise(session, ME, "little_giant")
     cases = []

@@ -238,7 +238,7 @@ def test_an_illegal_step_shows_the_409_and_changes_nothing(client, session, web_
                               principal=SHENZHEN)["status"] == "submitted"
     assert approvals.history(session=session, case_id=case_id, principal=SHENZHEN) == before
     r = step(client, case_id, "fly")
-    assert r.status_code == 422 and "「fly」未能执行：不是可执行的操作" in r.text
+    assert r.status_code == 422 and "「fly」未能执行：取值无效" in r.text
     r = step(client, case_id, "withdraw")  # the applicant's step
     assert r.status_code == 403 and "withdraw：只有申请人可以执行" in r.text
     assert approvals.history(session=session, case_id=case_id, principal=SHENZHEN) == before

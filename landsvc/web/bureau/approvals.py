@@ -57,40 +57,7 @@ ACTION_HINTS = {
 }
 ACTION_STYLE = {"approve": "primary", "reject": "danger"}
 _IDS = re.compile(r"[\s,，、;；]+")
-_PYDANTIC_MESSAGES = {
-    "missing": "必填",
-    "int_parsing": "应为整数",
-    "int_type": "应为整数",
-    "int_from_float": "应为整数",
-    "float_parsing": "应为数字",
-    "float_type": "应为数字",
-    "finite_number": "应为有限的数字",
-    "date_parsing": "日期格式应为 YYYY-MM-DD",
-    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
-    "date_type": "日期格式应为 YYYY-MM-DD",
-    "string_too_long": "过长",
-    "string_too_short": "不能为空",
-    "too_long": "个数过多",
-    "greater_than_equal": "数值过小",
-    "less_than_equal": "数值过大",
-    "literal_error": "不是可执行的操作",
-    "extra_forbidden": "不认识的字段",
-}
-
-
 # -- helpers --------------------------------------------------------------------------------
-def _errors(exc: Exception) -> dict[str, str]:
-    """Messages by field, in Chinese: pydantic's English ones translated by their type."""
-    if isinstance(exc, ValidationError):
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "form")]
-            errors.setdefault(loc[0] if loc else "_",
-                              _PYDANTIC_MESSAGES.get(err.get("type", ""), err.get("msg", "无效")))
-        return errors
-    return field_errors(exc)
-
-
 def _refusal_status(exc: Exception) -> int:
     """The status a re-rendered form answers with (as the API would); 403 and 404 are not
     re-rendered — they go to the error page."""
@@ -272,14 +239,15 @@ def approval_step(request: Request, session: SessionDep, user: BureauUser, form:
         if errors:
             raise FormInvalid(errors)
         body = model(CaseTransition, kept)
-        approvals.transition(session=session, case_id=case_id, action=body.action,
-                             comment=body.comment, on=body.on, principal=user.principal)
+        with session.begin_nested():  # a refusal shown as a page leaves nothing
+            approvals.transition(session=session, case_id=case_id, action=body.action,
+                                 comment=body.comment, on=body.on, principal=user.principal)
     except (FormInvalid, ValidationError) as exc:
-        return _case_page(request, session, user, case_id, errors=_errors(exc),
+        return _case_page(request, session, user, case_id, errors=field_errors(exc),
                           failed=kept["action"], kept=kept, status_code=422)
     except LandsvcError as exc:
         code = _refusal_status(exc)
-        return _case_page(request, session, user, case_id, errors=_errors(exc),
+        return _case_page(request, session, user, case_id, errors=field_errors(exc),
                           failed=kept["action"], kept=kept,
                           allowed=exc.extra.get("allowed"), status_code=code)
     return RedirectResponse(f"/bureau/approvals/{case_id}", status_code=303)
@@ -328,15 +296,16 @@ def allocation_propose(request: Request, session: SessionDep, user: BureauUser,
         body = model(AllocationCreate, {"jurisdiction": kept["jurisdiction"],
                                         "offering_ids": offering_ids,
                                         "demand_ids": demand_ids})
-        made = allocations.create_allocation(
-            session=session, jurisdiction=body.jurisdiction, offering_ids=body.offering_ids,
-            demand_ids=body.demand_ids, principal=user.principal)
+        with session.begin_nested():
+            made = allocations.create_allocation(
+                session=session, jurisdiction=body.jurisdiction, offering_ids=body.offering_ids,
+                demand_ids=body.demand_ids, principal=user.principal)
     except (FormInvalid, ValidationError) as exc:
-        return _allocations_page(request, session, user, errors=_errors(exc),
+        return _allocations_page(request, session, user, errors=field_errors(exc),
                                  kept=kept, status_code=422)
     except LandsvcError as exc:
         code = _refusal_status(exc)
-        return _allocations_page(request, session, user, errors=_errors(exc), kept=kept,
+        return _allocations_page(request, session, user, errors=field_errors(exc), kept=kept,
                                  status_code=code)
     return RedirectResponse(f"/bureau/allocations/{made['id']}", status_code=303)
 
@@ -365,11 +334,12 @@ def allocation_confirm(request: Request, session: SessionDep, user: BureauUser,
                        form: CsrfForm, allocation_id: int) -> Response:
     """Confirm a draft (the API's ``POST /api/v1/allocations/{id}/confirm``)."""
     try:
-        allocations.confirm_allocation(session=session, allocation_id=allocation_id,
-                                       principal=user.principal)
+        with session.begin_nested():
+            allocations.confirm_allocation(session=session, allocation_id=allocation_id,
+                                           principal=user.principal)
     except LandsvcError as exc:
         code = _refusal_status(exc)
-        return _allocation_page(request, session, user, allocation_id, errors=_errors(exc),
+        return _allocation_page(request, session, user, allocation_id, errors=field_errors(exc),
                                 status_code=code)
     return RedirectResponse(f"/bureau/allocations/{allocation_id}", status_code=303)
 
@@ -413,11 +383,12 @@ def quota_pool_create(request: Request, session: SessionDep, user: BureauUser,
     kept = {k: text(form, k) or "" for k in ("year", "scope", "name", "total_ha")}
     try:
         body = model(QuotaPoolCreate, kept)
-        made = quota.create_pool(session=session, body=body.model_dump(),
-                                 principal=user.principal)
+        with session.begin_nested():
+            made = quota.create_pool(session=session, body=body.model_dump(),
+                                     principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
         code = _refusal_status(exc)
-        return _pools_page(request, session, user, errors=_errors(exc), kept=kept,
+        return _pools_page(request, session, user, errors=field_errors(exc), kept=kept,
                            status_code=code)
     return RedirectResponse(f"/bureau/quota/{made['id']}", status_code=303)
 
@@ -460,12 +431,13 @@ def quota_allocate(request: Request, session: SessionDep, user: BureauUser, form
     kept = {"approval_id": text(form, "approval_id") or ""}
     try:
         body = model(QuotaAllocationCreate, kept)
-        quota.allocate(session=session, pool_id=pool_id, approval_id=body.approval_id,
-                       principal=user.principal)
+        with session.begin_nested():
+            quota.allocate(session=session, pool_id=pool_id, approval_id=body.approval_id,
+                           principal=user.principal)
     except (ValidationError, LandsvcError) as exc:
         code = _refusal_status(exc)
         extra = exc.extra if isinstance(exc, LandsvcError) else {}
-        return _pool_page(request, session, user, pool_id, errors=_errors(exc), kept=kept,
+        return _pool_page(request, session, user, pool_id, errors=field_errors(exc), kept=kept,
                           refusal=extra, status_code=code)
     return RedirectResponse(f"/bureau/quota/{pool_id}", status_code=303)
 
@@ -475,11 +447,12 @@ def quota_cancel(request: Request, session: SessionDep, user: BureauUser, form: 
                  pool_id: int, allocation_id: int) -> Response:
     """Cancel an allocation: its hectares return to the pool (the API's ``DELETE``)."""
     try:
-        quota.cancel(session=session, pool_id=pool_id, allocation_id=allocation_id,
-                     principal=user.principal)
+        with session.begin_nested():
+            quota.cancel(session=session, pool_id=pool_id, allocation_id=allocation_id,
+                         principal=user.principal)
     except LandsvcError as exc:
         code = _refusal_status(exc)
-        return _pool_page(request, session, user, pool_id, errors=_errors(exc),
+        return _pool_page(request, session, user, pool_id, errors=field_errors(exc),
                           status_code=code)
     return RedirectResponse(f"/bureau/quota/{pool_id}", status_code=303)
 
