@@ -30,7 +30,7 @@ from landsvc.offerings.models import PUBLIC_STATUSES, OfferingStatus, SupplyMode
 from landsvc.parks import service as parks
 from landsvc.web.forms import field_errors
 from landsvc.web.security import OptionalUser
-from landsvc.web.templating import render
+from landsvc.web.templating import pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -119,21 +119,6 @@ class _Form:
 
     def refuse(self, exc: LandsvcError) -> None:
         self.errors |= field_errors(exc)
-
-
-def _pager(request: Request, page: lists.Page, matched: lists.Matched) -> dict[str, Any]:
-    """What the ``pager`` macro shows: links keep the filters and move ``offset``."""
-
-    def url(offset: int) -> str:
-        params = [(k, v) for k, v in request.query_params.multi_items()
-                  if k != "offset" and v.strip()]
-        if offset:
-            params.append(("offset", str(offset)))
-        return request.url.path + (f"?{urlencode(params)}" if params else "")
-
-    return {"number_matched": matched.count, "offset": page.offset, "limit": page.limit,
-            "prev_url": url(max(page.offset - page.limit, 0)) if page.offset > 0 else None,
-            "next_url": url(page.offset + page.limit) if matched.has_next else None}
 
 
 # -- shared look-ups ----------------------------------------------------------------------
@@ -285,7 +270,7 @@ def offering_list(request: Request, session: SessionDep, user: OptionalUser) -> 
         "district_groups": groups, "supply_modes": _SUPPLY_MODES,
         "statuses": _OFFERING_STATUSES, "parks": park_options,
         "park_names": park_names, "area_units": AREA_UNITS, "features": features,
-        "paging": _pager(request, page, matched),
+        "paging": pager(request, page, matched),
         "layers": [_layer("offering", features, _offering_popup)],
     }, status_code=422 if form.errors else 200)
 
@@ -341,7 +326,7 @@ def listing_list(request: Request, session: SessionDep, user: OptionalUser) -> R
         "section": "listings", "form": form.values, "errors": form.errors,
         "district_groups": groups, "kinds": _KINDS, "parks": park_options,
         "park_names": park_names, "features": features,
-        "paging": _pager(request, page, matched),
+        "paging": pager(request, page, matched),
         "layers": [_layer("listing", features, _listing_popup)],
     }, status_code=422 if form.errors else 200)
 
@@ -388,7 +373,7 @@ def park_list(request: Request, session: SessionDep, user: OptionalUser) -> Resp
     return render(request, "public/parks.html", {
         "section": "parks", "form": form.values, "errors": form.errors,
         "district_groups": groups, "featured_options": _FEATURED, "features": features,
-        "paging": _pager(request, page, matched),
+        "paging": pager(request, page, matched),
         "layers": [_layer("park", features, _park_popup)],
     }, status_code=422 if form.errors else 200)
 

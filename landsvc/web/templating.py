@@ -7,12 +7,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from landsvc import lists
 from landsvc.config import get_settings
 from landsvc.fields import CHINA
 from landsvc.web import security
@@ -101,3 +103,19 @@ def map_config() -> dict[str, Any]:
 
 
 env.globals["map_config"] = map_config
+
+
+def pager(request: Request, page: lists.Page, matched: lists.Matched) -> dict[str, Any]:
+    """What the ``pager`` macro shows: the count, and previous/next links that keep the
+    page's other (non-blank) query parameters and move ``offset``."""
+
+    def url(offset: int) -> str:
+        params = [(k, v) for k, v in request.query_params.multi_items()
+                  if k != "offset" and v.strip()]
+        if offset:
+            params.append(("offset", str(offset)))
+        return request.url.path + (f"?{urlencode(params)}" if params else "")
+
+    return {"number_matched": matched.count, "offset": page.offset, "limit": page.limit,
+            "prev_url": url(max(page.offset - page.limit, 0)) if page.offset > 0 else None,
+            "next_url": url(page.offset + page.limit) if matched.has_next else None}

@@ -172,10 +172,10 @@ def test_the_queue_pages_through_the_services_order(client, session, web_user, q
     assert len(whole) == 5
     first = client.get("/bureau/approvals", params={"channel": ""}).text
     assert queue_ids(first) == whole[:2] and "共 5 条，第 1–2 条" in first
-    assert 'href="/bureau/approvals?channel=&amp;offset=2" rel="next"' in first
+    assert 'href="/bureau/approvals?offset=2" rel="next"' in first  # a blank filter is dropped
     second = client.get("/bureau/approvals", params={"channel": "", "offset": 2}).text
     assert queue_ids(second) == whole[2:4] and "共 5 条，第 3–4 条" in second
-    assert 'offset=0" rel="prev"' in second and 'offset=4" rel="next"' in second
+    assert 'href="/bureau/approvals" rel="prev"' in second and 'offset=4" rel="next"' in second
     last = client.get("/bureau/approvals", params={"offset": 4}).text
     assert queue_ids(last) == whole[4:] and 'rel="next"' not in last
     assert client.get("/bureau/approvals", params={"offset": -1}).status_code == 422

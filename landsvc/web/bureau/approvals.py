@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -41,7 +40,7 @@ from landsvc.quota.schemas import AllocationCreate as QuotaAllocationCreate
 from landsvc.quota.schemas import QuotaPoolCreate
 from landsvc.web.forms import FormInvalid, field_errors, model, text
 from landsvc.web.security import BureauUser, CsrfForm
-from landsvc.web.templating import render
+from landsvc.web.templating import pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,20 +97,6 @@ def _choice(value: str | None, enum, field: str, errors: dict[str, str]):
     except ValueError:
         errors[field] = f"无此选项：{value[:20]!r}"
         return None
-
-
-def _pager(request: Request, page: lists.Page, matched: lists.Matched,
-           shown: int) -> dict[str, Any]:
-    """What the ``pager`` macro shows; links are relative, keeping the filters."""
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
-
-    def url(offset: int) -> str:
-        return f"{request.url.path}?{urlencode([*params, ('offset', str(offset))])}"
-
-    has_next = matched.has_next or page.offset + shown < matched.count
-    return {"number_matched": matched.count, "offset": page.offset, "limit": page.limit,
-            "prev_url": url(max(0, page.offset - page.limit)) if page.offset > 0 else None,
-            "next_url": url(page.offset + page.limit) if has_next else None}
 
 
 def _district_names(session) -> dict[str, str]:
@@ -200,7 +185,7 @@ def approval_queue(request: Request, session: SessionDep, user: BureauUser,
         principal=user.principal)
     rows = [{"case": c, "open": _open_stage(c)} for c in cases]
     return render(request, "bureau/approvals.html", context | {
-        "rows": rows, "paging": _pager(request, page, matched, len(rows))})
+        "rows": rows, "paging": pager(request, page, matched)})
 
 
 # -- one case -------------------------------------------------------------------------------
@@ -261,14 +246,14 @@ def _allocations_page(request: Request, session, user, *, offset: int = 0,
     filter_errors: dict[str, str] = {}
     chosen = _choice(status, AllocationStatus, "status", filter_errors)
     page = lists.Page(PAGE_SIZE, offset)
-    items, pager = [], None
+    items, paging = [], None
     if not filter_errors:
         items, matched = allocations.search_allocations(session=session, status=chosen,
                                                         page=page, principal=user.principal)
-        pager = _pager(request, page, matched, len(items))
+        paging = pager(request, page, matched)
     default = {"jurisdiction": user.principal.jurisdiction or "44"}
     return render(request, "bureau/allocations.html", {
-        "section": "bureau", "items": [_shown_times(a) for a in items], "paging": pager,
+        "section": "bureau", "items": [_shown_times(a) for a in items], "paging": paging,
         "errors": errors, "filter_errors": filter_errors, "kept": kept or default,
         "status": status or "",
         "statuses": [(s.value, s.label) for s in AllocationStatus],
@@ -356,13 +341,13 @@ def _pools_page(request: Request, session, user, *, year: str | None = None,
         else:
             filter_errors["year"] = "年度应为 4 位数字"
     page = lists.Page(PAGE_SIZE, offset)
-    pools, pager = [], None
+    pools, paging = [], None
     if not filter_errors:
         pools, matched = quota.search_pools(session=session, year=chosen, page=page,
                                            principal=user.principal)
-        pager = _pager(request, page, matched, len(pools))
+        paging = pager(request, page, matched)
     return render(request, "bureau/quota.html", {
-        "section": "bureau", "pools": pools, "paging": pager, "year": year or "",
+        "section": "bureau", "pools": pools, "paging": paging, "year": year or "",
         "filter_errors": filter_errors, "errors": errors or {},
         "kept": kept or {"year": str(today().year), "scope": "44"},
         "may_manage": _may_manage_quota(user.principal),

@@ -24,7 +24,7 @@ from landsvc.utilities.models import ComplaintStatus, Utility
 from landsvc.utilities.schemas import ComplaintTransition
 from landsvc.web.forms import field_errors, model, text
 from landsvc.web.security import BureauUser, CsrfForm
-from landsvc.web.templating import render
+from landsvc.web.templating import pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,15 +40,6 @@ ACTIONS = {"investigate": "开始调查", "resolve": "处理完毕（核定退�
 # -- paging -------------------------------------------------------------------------------
 def _page(offset: int) -> lists.Page:
     return lists.Page(limit=PAGE_SIZE, offset=max(0, offset))
-
-
-def _pager(request: Request, page: lists.Page, matched: lists.Matched) -> dict[str, Any]:
-    def url(offset: int) -> str:
-        return request.url.path + "?" + request.url.include_query_params(offset=offset).query
-
-    return {"number_matched": matched.count, "offset": page.offset, "limit": page.limit,
-            "prev_url": url(max(0, page.offset - page.limit)) if page.offset > 0 else None,
-            "next_url": url(page.offset + page.limit) if matched.has_next else None}
 
 
 def _errors(exc: Exception, values: dict[str, Any]) -> tuple[dict[str, str], int]:
@@ -84,7 +75,7 @@ def _versions_page(request: Request, session, user, offset: int, *,
     versions, matched = guidelines.list_versions(session=session, principal=user.principal,
                                                  page=page)
     return render(request, "bureau/guidelines.html", {
-        "section": "bureau", "versions": versions, "pager": _pager(request, page, matched),
+        "section": "bureau", "versions": versions, "pager": pager(request, page, matched),
         "levels": LEVELS, "errors": errors or {},
         "form": form or {"period": "", "level": "district"},
     }, status_code=status_code)
@@ -202,7 +193,7 @@ def complaints(request: Request, session: SessionDep, user: BureauUser,
         session=session, district=None, status=chosen_status, utility=chosen_utility,
         page=page, principal=user.principal)
     return render(request, "bureau/complaints.html", {
-        "section": "bureau", "items": items, "pager": _pager(request, page, matched),
+        "section": "bureau", "items": items, "pager": pager(request, page, matched),
         "status": chosen_status.value if chosen_status else "",
         "utility": chosen_utility.value if chosen_utility else "",
         "statuses": [(s.value, s.label) for s in ComplaintStatus],

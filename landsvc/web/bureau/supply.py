@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -51,7 +50,7 @@ from landsvc.parcels.checks import RowChecker
 from landsvc.parcels.models import ParcelStatus
 from landsvc.web import forms
 from landsvc.web.security import BureauUser, CsrfForm
-from landsvc.web.templating import render
+from landsvc.web.templating import pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -201,20 +200,6 @@ def _offset(value: str | None) -> int:
     return int(value) if value and value.isdigit() and len(value) < 9 else 0
 
 
-def _pager(request: Request, matched: lists.Matched, offset: int) -> dict:
-    """What the ``pager`` macro shows, with links that keep the other query parameters."""
-
-    def url(at: int) -> str:
-        params = {k: v for k, v in request.query_params.items() if k != "offset" and v}
-        if at:
-            params["offset"] = str(at)
-        return request.url.path + ("?" + urlencode(params) if params else "")
-
-    return {"number_matched": matched.count, "offset": offset, "limit": PAGE_SIZE,
-            "prev_url": url(max(offset - PAGE_SIZE, 0)) if offset else None,
-            "next_url": url(offset + PAGE_SIZE) if matched.has_next else None}
-
-
 def _scope(user, district: str | None) -> str | None:
     """The district a list shows: the one asked for, else the bureau's jurisdiction."""
     return district or user.principal.jurisdiction
@@ -271,7 +256,7 @@ def offering_list(request: Request, session: SessionDep, user: BureauUser,
     features, matched = offerings.search_offerings(
         session=session, flt=flt, page=lists.Page(PAGE_SIZE, at), principal=user.principal)
     return render(request, "bureau/offering_list.html", _offering_context(
-        features=features, page=_pager(request, matched, at),
+        features=features, page=pager(request, lists.Page(PAGE_SIZE, at), matched),
         filters={"status": status, "supply_mode": supply_mode, "district": district}))
 
 
@@ -455,7 +440,7 @@ def building_list(request: Request, session: SessionDep, user: BureauUser,
     features, matched = buildings.search_buildings(
         session=session, flt=flt, page=lists.Page(PAGE_SIZE, at), principal=user.principal)
     return render(request, "bureau/building_list.html", _building_context(
-        features=features, page=_pager(request, matched, at),
+        features=features, page=pager(request, lists.Page(PAGE_SIZE, at), matched),
         filters={"building_type": building_type, "district": district}))
 
 
@@ -540,7 +525,7 @@ def listing_list(request: Request, session: SessionDep, user: BureauUser,
     features, matched = listings.search_listings(
         session=session, flt=flt, page=lists.Page(PAGE_SIZE, at), principal=user.principal)
     return render(request, "bureau/listing_list.html", _listing_context(
-        features=features, page=_pager(request, matched, at),
+        features=features, page=pager(request, lists.Page(PAGE_SIZE, at), matched),
         filters={"status": status, "kind": kind, "district": district, "flag": flag}))
 
 

@@ -12,7 +12,6 @@ import json
 import math
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -37,7 +36,7 @@ from landsvc.offerings.models import SupplyMode
 from landsvc.parks import service as parks
 from landsvc.web.forms import FormInvalid, field_errors, text, values
 from landsvc.web.security import CsrfForm, EnterpriseUser
-from landsvc.web.templating import render
+from landsvc.web.templating import pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -136,15 +135,9 @@ def demand_list(request: Request, session: SessionDep, user: EnterpriseUser,
     found, matched = demands.search_demands(session=session, status=status_value, page=page,
                                             principal=user.principal)
 
-    def url(at: int) -> str:
-        query = {"offset": at} | ({"status": status_value.value} if status_value else {})
-        return "/enterprise/demands?" + urlencode(query)
-
-    pager = {"number_matched": matched.count, "offset": offset, "limit": PAGE_SIZE,
-             "prev_url": url(max(0, offset - PAGE_SIZE)) if offset else None,
-             "next_url": url(offset + PAGE_SIZE) if matched.has_next else None}
+    pager_ = pager(request, page, matched)
     return render(request, "enterprise/demand_list.html", {
-        "section": SECTION, "nav": "demands", "demands": found, "pager": pager,
+        "section": SECTION, "nav": "demands", "demands": found, "pager": pager_,
         "status": status_value.value if status_value else "", "status_options": STATUS_OPTIONS,
         "district_names": _district_names(session),
         "me": user.principal.enterprise_uscc})

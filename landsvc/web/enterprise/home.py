@@ -35,7 +35,7 @@ from landsvc.utilities.models import ComplaintStatus, Utility
 from landsvc.utilities.schemas import ComplaintCreate
 from landsvc.web.forms import attempt, field_errors, text
 from landsvc.web.security import CsrfForm, EnterpriseUser
-from landsvc.web.templating import render
+from landsvc.web.templating import pager, render
 
 router = APIRouter()
 
@@ -61,16 +61,6 @@ def see_other(url: str) -> RedirectResponse:
 
 def page_of(offset: int | None) -> lists.Page:
     return lists.Page(PAGE_SIZE, max(0, offset or 0))
-
-
-def pager(request: Request, page: lists.Page, matched: lists.Matched) -> dict[str, Any]:
-    prev_url = next_url = None
-    if page.offset > 0:
-        prev_url = str(request.url.include_query_params(offset=max(0, page.offset - page.limit)))
-    if matched.has_next or page.offset + page.limit < matched.count:
-        next_url = str(request.url.include_query_params(offset=page.offset + page.limit))
-    return {"number_matched": matched.count, "offset": page.offset, "limit": page.limit,
-            "prev_url": prev_url, "next_url": next_url}
 
 
 def district_options(session: Session) -> list[tuple[str, str]]:
