@@ -528,3 +528,24 @@ def guideline_json(row) -> dict | None:
 __all__ = ["compute", "create_zone", "get_version", "in_force_clause",
            "items_in_force", "list_versions", "list_zones", "listing_guideline", "publish",
            "search_items"]
+
+
+def trend(*, session: Session, jurisdiction: str | None) -> list[dict[str, Any]]:
+    """Per published version whose scope meets ``jurisdiction`` (None: the province) and
+    per building type: the median (``percentile_cont(0.5)``) of the items' median rents
+    inside the jurisdiction, with the number of items — one ``GROUP BY``, oldest first."""
+    v, i = GuidelineVersion, GuidelineItem
+    meets = true() if not jurisdiction else or_(v.scope.startswith(jurisdiction),
+                                               literal(jurisdiction).startswith(v.scope))
+    inside = true() if not jurisdiction else i.district.startswith(jurisdiction)
+    rows = session.execute(
+        select(v.id, v.period, v.level, v.effective_date, i.building_type,
+               func.percentile_cont(0.5).within_group(i.median).label("median"),
+               func.count().label("items"))
+        .join(i, i.version_id == v.id)
+        .where(and_(v.status == VersionStatus.published, meets, inside))
+        .group_by(v.id, v.period, v.level, v.effective_date, i.building_type)
+        .order_by(v.period_start, v.published_at, v.id, i.building_type)).all()
+    return [{"version": r.id, "period": r.period, "level": r.level.value,
+             "effective_date": r.effective_date, "building_type": r.building_type.value,
+             "median": round(float(r.median), 2), "items": r.items} for r in rows]

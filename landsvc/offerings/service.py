@@ -389,3 +389,18 @@ def _awardee(action: str, uscc: str | None, name: str | None) -> dict[str, str]:
     if not name or not name.strip():
         raise InvalidInput("awardee_name: 成交须写明受让人名称", code="missing_field")
     return {"awardee_uscc": uscc, "awardee_name": name.strip()}
+
+
+def supply_by_mode(*, session: Session, jurisdiction: str | None) -> list[dict[str, Any]]:
+    """Offerings inside ``jurisdiction`` (an adcode prefix; None: the whole province) per
+    supply mode and status: how many, and their area (㎡ and 亩) — one ``GROUP BY``."""
+    inside = true() if not jurisdiction else Offering.district.startswith(jurisdiction)
+    rows = session.execute(
+        select(Offering.supply_mode, Offering.status, func.count().label("offerings"),
+               func.coalesce(func.sum(Offering.area_m2), 0).label("area_m2"))
+        .where(inside)
+        .group_by(Offering.supply_mode, Offering.status)
+        .order_by(Offering.supply_mode, Offering.status)).all()
+    return [{"supply_mode": r.supply_mode.value, "status": r.status.value,
+             "offerings": r.offerings, "area_m2": float(r.area_m2),
+             "area_mu": round(float(r.area_m2) * 3 / 2000, 4)} for r in rows]

@@ -20,7 +20,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import and_, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from landsvc import lists
@@ -31,8 +30,9 @@ from landsvc.buildings.models import BuildingType
 from landsvc.db import SessionDep
 from landsvc.errors import LandsvcError, status_of
 from landsvc.fields import today
-from landsvc.guidelines.models import GuidelineItem, GuidelineVersion, VersionStatus
-from landsvc.offerings.models import Offering, OfferingStatus, SupplyMode
+from landsvc.guidelines import service as guidelines
+from landsvc.offerings import service as offerings
+from landsvc.offerings.models import OfferingStatus, SupplyMode
 from landsvc.utilities import service as utilities
 from landsvc.utilities.models import ComplaintStatus
 from landsvc.web.forms import field_errors
@@ -43,47 +43,6 @@ router = APIRouter(include_in_schema=False)
 
 OPEN_COMPLAINTS = (ComplaintStatus.filed, ComplaintStatus.investigating)
 """Complaints still awaiting the bureau: filed (a case opened) and under investigation."""
-
-
-# -- the figures (each one SQL aggregate) -------------------------------------------------
-def _inside(column, jurisdiction: str | None):
-    """``column`` (a county adcode) inside the jurisdiction; the whole province for None."""
-    return true() if not jurisdiction else column.startswith(jurisdiction)
-
-
-def supply_by_mode(session: Session, jurisdiction: str | None) -> list[dict[str, Any]]:
-    """Offerings inside ``jurisdiction`` per supply mode and status: how many, and their area
-    (㎡ and 亩) — one ``GROUP BY``."""
-    rows = session.execute(
-        select(Offering.supply_mode, Offering.status, func.count().label("offerings"),
-               func.coalesce(func.sum(Offering.area_m2), 0).label("area_m2"))
-        .where(_inside(Offering.district, jurisdiction))
-        .group_by(Offering.supply_mode, Offering.status)
-        .order_by(Offering.supply_mode, Offering.status)).all()
-    return [{"supply_mode": r.supply_mode.value, "status": r.status.value,
-             "offerings": r.offerings, "area_m2": float(r.area_m2),
-             "area_mu": round(float(r.area_m2) * 3 / 2000, 4)} for r in rows]
-
-
-def guideline_trend(session: Session, jurisdiction: str | None) -> list[dict[str, Any]]:
-    """Per published guideline version whose scope meets ``jurisdiction`` and per building
-    type: the median (``percentile_cont(0.5)``) of the items' median rents inside the
-    jurisdiction, with the number of items — one ``GROUP BY``, oldest period first."""
-    v, i = GuidelineVersion, GuidelineItem
-    meets = true() if not jurisdiction else or_(v.scope.startswith(jurisdiction),
-                                               literal(jurisdiction).startswith(v.scope))
-    rows = session.execute(
-        select(v.id, v.period, v.level, v.effective_date, i.building_type,
-               func.percentile_cont(0.5).within_group(i.median).label("median"),
-               func.count().label("items"))
-        .join(i, i.version_id == v.id)
-        .where(and_(v.status == VersionStatus.published, meets,
-                    _inside(i.district, jurisdiction)))
-        .group_by(v.id, v.period, v.level, v.effective_date, i.building_type)
-        .order_by(v.period_start, v.published_at, v.id, i.building_type)).all()
-    return [{"version": r.id, "period": r.period, "level": r.level.value,
-             "effective_date": r.effective_date, "building_type": r.building_type.value,
-             "median": round(float(r.median), 2), "items": r.items} for r in rows]
 
 
 def _count_complaints(session: Session, principal: Principal,
@@ -152,8 +111,8 @@ def dashboard(request: Request, session: SessionDep, user: BureauUser,
         status = status_of(exc)
     if errors and status == 200:
         status = 422
-    supply = supply_by_mode(session, jurisdiction)
-    trend = guideline_trend(session, jurisdiction)
+    supply = offerings.supply_by_mode(session=session, jurisdiction=jurisdiction)
+    trend = guidelines.trend(session=session, jurisdiction=jurisdiction)
     labels = _label_tables()
     counts = {
         "overdue_cases": _overdue_cases(session, principal),
