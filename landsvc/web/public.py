@@ -30,7 +30,7 @@ from landsvc.offerings.models import PUBLIC_STATUSES, OfferingStatus, SupplyMode
 from landsvc.parks import service as parks
 from landsvc.web.forms import field_errors
 from landsvc.web.security import OptionalUser
-from landsvc.web.templating import pager, render
+from landsvc.web.templating import beijing, pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -151,13 +151,6 @@ def _parks_named(session) -> dict[int, str]:
                                      page=lists.Page(MAX_PARKS, 0, count=False),
                                      principal=PUBLISHED_VIEW)
     return {f["id"]: f["properties"]["name"] for f in features}
-
-
-def _china_time(value: str | None) -> str | None:
-    """An ISO moment as China's wall-clock time ``YYYY-MM-DD HH:MM``."""
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def _layer(kind: str, features: list[dict], popup: Callable[[dict], str]) -> dict[str, Any]:
@@ -287,8 +280,8 @@ def offering_detail(request: Request, session: SessionDep, user: OptionalUser,
                               principal=PUBLISHED_VIEW)[0]
     return render(request, "public/offering.html", {
         "section": "offerings", "offering": offering, "p": p, "park": park,
-        "bidding": {"opens": _china_time(p["bidding_opens_at"]),
-                    "closes": _china_time(p["bidding_closes_at"])},
+        "bidding": {"opens": beijing(p["bidding_opens_at"]),
+                    "closes": beijing(p["bidding_closes_at"])},
         # the guideline in force today in its district, every building type
         "guideline": guidelines.items_in_force(session, district=p["district"]),
         "layers": [_layer("offering", [offering], _offering_popup)],

@@ -63,7 +63,32 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+def beijing(value: str | datetime | None) -> str | None:
+    """An instant (or its ISO 8601 text) as Guangdong's wall-clock time, to the minute
+    (``2026-11-30 05:27``); None when there is none. Times without a zone are taken as
+    already local."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CHINA)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+ROLE_NAMES = {"enterprise": "企业", "bureau": "主管部门", "admin": "管理员"}
+
+
+def actor(text: str) -> str:
+    """A history's ``actor`` for people: ``enterprise:USCC user:NAME`` -> ``企业 USCC（NAME）``."""
+    head, _, username = text.partition(" user:")
+    role, _, scope = head.partition(":")
+    shown = f"{ROLE_NAMES.get(role, role)} {scope}".strip()
+    return f"{shown}（{username}）" if username else shown
+
+
 env.filters["number"] = _number
+env.filters["moment"] = lambda value: beijing(value) or "—"
+env.filters["actor"] = actor
 env.filters["day"] = _date
 env.filters["jsonscript"] = _tojson_safe
 env.globals["ASSETS"] = ASSETS

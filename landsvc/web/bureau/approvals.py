@@ -11,7 +11,7 @@ input kept; one about who may act (403) or what exists (404) is the error page.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -32,7 +32,7 @@ from landsvc.districts.service import cached, list_districts
 from landsvc.enterprises import service as enterprises
 from landsvc.enterprises.tiers import Tier
 from landsvc.errors import LandsvcError, status_of
-from landsvc.fields import CHINA, today
+from landsvc.fields import today
 from landsvc.quota import service as quota
 from landsvc.quota.models import AllocationStatus as QuotaAllocationStatus
 from landsvc.quota.models import MovementKind
@@ -40,7 +40,7 @@ from landsvc.quota.schemas import AllocationCreate as QuotaAllocationCreate
 from landsvc.quota.schemas import QuotaPoolCreate
 from landsvc.web.forms import FormInvalid, field_errors, model, text
 from landsvc.web.security import BureauUser, CsrfForm
-from landsvc.web.templating import pager, render
+from landsvc.web.templating import beijing, pager, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -107,18 +107,9 @@ def _district_names(session) -> dict[str, str]:
     return cached(session=session, name="web.bureau.district_names", build=build)
 
 
-def _beijing(value: str | datetime | None) -> str | None:
-    """An instant (or its ISO text) as Beijing time, to the minute (``2026-11-30 05:27``)."""
-    if not value:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-
-
 def _shown_times(allocation: dict) -> dict:
-    return allocation | {"created": _beijing(allocation["created_at"]),
-                         "confirmed": _beijing(allocation["confirmed_at"])}
+    return allocation | {"created": beijing(allocation["created_at"]),
+                         "confirmed": beijing(allocation["confirmed_at"])}
 
 
 def _open_stage(case: dict) -> dict | None:
@@ -389,9 +380,9 @@ def _pool_page(request: Request, session, user, pool_id: int, *, errors: dict | 
             session=session, status=ApprovalStatus.approved, channel=None, overdue=None,
             as_of=None, page=lists.Page(100, 0), principal=user.principal)
     pool = pool | {
-        "allocations": [a | {"cancelled": _beijing(a["cancelled_at"])}
+        "allocations": [a | {"cancelled": beijing(a["cancelled_at"])}
                         for a in pool["allocations"]],
-        "movements": [m | {"when": _beijing(m["at"])} for m in pool["movements"]]}
+        "movements": [m | {"when": beijing(m["at"])} for m in pool["movements"]]}
     return render(request, "bureau/quota_pool.html", {
         "section": "bureau", "pool": pool, "may_manage": may_manage, "approved": approved,
         "errors": errors or {}, "kept": kept or {}, "refusal": refusal or {},

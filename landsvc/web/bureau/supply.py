@@ -162,16 +162,6 @@ PAGE_SIZE = 20
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def _when(value: str | None) -> str:
-    """An ISO timestamp as Beijing time, ``YYYY-MM-DD HH:MM``; None as ``—``."""
-    if not value:
-        return "—"
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        return moment.strftime("%Y-%m-%d %H:%M")
-    return moment.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
-
-
 def _local_input(value: str | None) -> str | None:
     """An ISO timestamp as a ``datetime-local`` input's value (Beijing time)."""
     if not value:
@@ -242,7 +232,7 @@ def _offering_context(**extra: Any) -> dict:
     return {"section": SECTION, "modes": _options(SupplyMode),
             "statuses": _options(OfferingStatus), "tiers": _options(Tier),
             "actions": OFFERING_ACTIONS, "mode_fields": offering_rules.MODES,
-            "field_labels": offering_rules.FIELD_LABELS, "when": _when, **extra}
+            "field_labels": offering_rules.FIELD_LABELS, **extra}
 
 
 @router.get("/offerings")
@@ -425,7 +415,7 @@ BUILDING_TEXT = ("name", "building_type", "floors", "total_floor_area_m2", "hold
 
 
 def _building_context(**extra: Any) -> dict:
-    return {"section": SECTION, "building_types": _options(BuildingType), "when": _when,
+    return {"section": SECTION, "building_types": _options(BuildingType),
             **extra}
 
 
@@ -510,7 +500,7 @@ LISTING_TEXT = ("building_id", "kind", "floor", "area_m2", "rent_yuan_per_m2_mon
 def _listing_context(**extra: Any) -> dict:
     return {"section": SECTION, "kinds": _options(ListingKind),
             "statuses": _options(ListingStatus), "landlord_kinds": _options(LandlordKind),
-            "actions": LISTING_ACTIONS, "when": _when, **extra}
+            "actions": LISTING_ACTIONS, **extra}
 
 
 @router.get("/listings")

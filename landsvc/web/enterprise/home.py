@@ -9,7 +9,7 @@ a savepoint, so a refused form stores nothing even though the request's session 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,7 +28,7 @@ from landsvc.districts.service import cached, list_districts
 from landsvc.enterprises import service as enterprises
 from landsvc.enterprises.schemas import ConsortiumCreate, EnterpriseCreate, EnterpriseProperties
 from landsvc.errors import LandsvcError, NotFound, status_of
-from landsvc.fields import CHINA, today
+from landsvc.fields import today
 from landsvc.notifications import service as notifications
 from landsvc.utilities import service as utilities
 from landsvc.utilities.models import ComplaintStatus, Utility
@@ -79,28 +79,8 @@ def district_names(session: Session) -> dict[str, str]:
     return dict(district_options(session))
 
 
-ROLE_NAMES = {"enterprise": "企业", "bureau": "主管部门", "admin": "管理员"}
-
-
-def who(actor: str) -> str:
-    """A history's ``actor`` for people: ``enterprise:USCC user:NAME`` -> ``企业 USCC（NAME）``."""
-    head, _, username = actor.partition(" user:")
-    role, _, scope = head.partition(":")
-    shown = f"{ROLE_NAMES.get(role, role)} {scope}".strip()
-    return f"{shown}（{username}）" if username else shown
-
-
-def beijing(moment: str | datetime | None) -> str:
-    """A stored time (ISO 8601 with its zone) as people in Guangdong read it."""
-    if moment is None:
-        return "—"
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-
-
 def ctx(request: Request, nav: str, **values: Any) -> dict[str, Any]:
-    return {"section": "enterprise", "nav": nav, "who": who, "beijing": beijing, **values}
+    return {"section": "enterprise", "nav": nav, **values}
 
 
 def own_record(session: Session, user) -> dict | None:
