@@ -14,9 +14,10 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from landsvc import __version__, errors, logs
+from landsvc import __version__, errors, logs, observability
 from landsvc.allocations.router import router as allocations_router
 from landsvc.approvals.router import router as approvals_router
+from landsvc.audit.router import router as audit_router
 from landsvc.buildings.router import router as buildings_router
 from landsvc.config import Settings, get_settings
 from landsvc.db import SessionDep
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # GeoJSON and map pages shrink ~5x
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
     app.add_middleware(AccessLog)
+    observability.install(app)
     app.get("/api/v1/health", tags=["运维 operations"], summary="健康检查",
             responses={200: {"model": Health}, 503: {"model": Health, "description": "数据库不可用"}}
             | errors.responses(422))(health)
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rents_router)
     app.include_router(guidelines_router)
     app.include_router(utilities_router)
+    app.include_router(audit_router)
     app.include_router(tiles_router)
     app.include_router(ogcapi_router)
     app.include_router(webmaps_router)
