@@ -19,6 +19,21 @@ class Settings(BaseSettings):
     max_upload_mib: int = 200
     max_unzipped_mib: int = 1024
     """A zipped Shapefile may unpack to at most this much; checked before unpacking."""
+    # -- the database pool and timeouts (docs/operations.md, "Outages and timeouts") ------
+    pool_size: int = 10
+    """Connections the app keeps open to PostgreSQL."""
+    max_overflow: int = 5
+    """Connections opened beyond ``pool_size`` under load, closed when given back."""
+    pool_timeout_s: float = 5
+    """How long a request waits for a free connection before it is answered 503
+    ``database_busy``."""
+    connect_timeout_s: int = 3
+    """How long opening a connection may take (libpq ``connect_timeout``, at least 2)."""
+    statement_timeout_ms: int = 15_000
+    """PostgreSQL cancels a request's statement after this long (503 ``statement_timeout``);
+    0 for no limit. Imports lift it for their own transaction; the command line has none."""
+    slow_request_ms: int = 500
+    """Requests slower than this are logged at WARNING as ``slow request``."""
     log_level: str = "INFO"
     log_json: bool = True
     geodata_dir: Path = REPO_ROOT / "geodata"

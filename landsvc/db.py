@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import enum
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Enum, MetaData, create_engine
+from sqlalchemy import Enum, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from starlette.requests import HTTPConnection
 
-from landsvc.config import get_settings
+from landsvc.config import Settings, get_settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,9 +60,9 @@ def enum_column(cls: type[LabelledEnum]) -> Enum:
                 values_callable=lambda e: [m.value for m in e], name=cls.__name__.lower())
 
 
-def database_url() -> str:
+def database_url(settings: Settings | None = None) -> str:
     """The configured server, or the embedded cluster (started on demand)."""
-    settings = get_settings()
+    settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
     from landsvc.pgcluster import PgCluster
@@ -65,14 +70,37 @@ def database_url() -> str:
     return PgCluster(settings.home).start().url
 
 
-@lru_cache
-def get_engine() -> Engine:
+def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None) -> Engine:
+    """An engine with a bounded pool and timeouts (docs/operations.md, "Outages and timeouts").
+
+    ``statement_timeout_ms`` overrides the settings' (0: no limit).
+    """
+    timeout = settings.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
     # A search's best plan depends on its values (one district or the whole province).
     # psycopg prepares a statement after 5 runs, and PostgreSQL may then switch to a generic
     # plan that, for a selective filter, scans in id order: 5 ms → 50 ms on 100k offerings.
     # Planning for the values costs a fraction of a millisecond.
-    return create_engine(database_url(), pool_pre_ping=True,
-                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
+    options = f"-c plan_cache_mode=force_custom_plan -c statement_timeout={int(timeout)}"
+    engine = create_engine(
+        database_url(settings),
+        # A connection that died with its server is found and replaced before it is used:
+        # the app recovers from an outage by itself.
+        pool_pre_ping=True,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_s,
+        connect_args={"options": options, "connect_timeout": settings.connect_timeout_s},
+    )
+    _time_statements(engine)
+    return engine
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The engine of the command line (and of requests of an app built without one).
+
+    No statement timeout: an operator's import, migration or demo load may run long."""
+    return make_engine(get_settings(), statement_timeout_ms=0)
 
 
 @lru_cache
@@ -80,10 +108,41 @@ def _session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+class Database:
+    """An app's engine and sessions, made from its settings on first use (an app built for
+    its OpenAPI document never connects, nor starts the embedded cluster)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self._made()[0]
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._made()[1]
+
+    def _made(self) -> tuple[Engine, sessionmaker[Session]]:
+        with self._lock:
+            if self._engine is None or self._sessions is None:
+                self._engine = make_engine(self.settings)
+                self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
+            return self._engine, self._sessions
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+
+
 @contextmanager
-def session_scope() -> Iterator[Session]:
+def session_scope(sessions: sessionmaker[Session] | None = None) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back otherwise."""
-    session = _session_factory()()
+    session = (sessions or _session_factory())()
     try:
         yield session
         session.commit()
@@ -94,8 +153,10 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-def get_session() -> Iterator[Session]:
-    with session_scope() as session:
+def get_session(connection: HTTPConnection) -> Iterator[Session]:
+    """A request's session, from its app's :class:`Database`."""
+    database: Database | None = getattr(connection.app.state, "database", None)
+    with session_scope(database.sessions if database else None) as session:
         yield session
 
 
@@ -104,6 +165,65 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 back as soon as the endpoint returns, before the answer is sent — so a failed COMMIT is the
 answer, never a 201 already on its way, and a long page streams without holding a
 connection."""
+
+
+def without_statement_timeout(session: Session) -> None:
+    """Lift the statement timeout for the rest of this transaction (a bulk import, whose
+    size the upload limit bounds, may run longer than any query should)."""
+    session.execute(text("SELECT set_config('statement_timeout', '0', true)"))
+
+
+# -- time spent in the database, per request ----------------------------------------------
+@dataclass
+class StatementTimes:
+    """The statements a request ran and the seconds they took."""
+
+    statements: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ms(self) -> float:
+        return round(self.seconds * 1000, 1)
+
+
+_statement_times: ContextVar[StatementTimes | None] = ContextVar("statement_times", default=None)
+
+
+@contextmanager
+def timed_statements() -> Iterator[StatementTimes]:
+    """Count the statements run inside the block (and in threads it starts, which copy the
+    context) and add up their durations. COPY, which runs on the driver, is not counted."""
+    times = StatementTimes()
+    token = _statement_times.set(times)
+    try:
+        yield times
+    finally:
+        _statement_times.reset(token)
+
+
+def _time_statements(engine: Engine) -> None:
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if context is not None:
+            context._landsvc_started = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        _record(context)
+
+    def failed(exception_context):
+        _record(exception_context.execution_context)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)
+
+
+def _record(context) -> None:
+    times = _statement_times.get()
+    started = getattr(context, "_landsvc_started", None)
+    if times is not None and started is not None:
+        times.statements += 1
+        times.seconds += time.perf_counter() - started
+        context._landsvc_started = None
 
 
 def alembic_config(connection=None):

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("landsvc.errors")
@@ -100,7 +101,36 @@ class ImportRejected(InvalidInput):
     code = "import_rejected"
 
 
+class ServiceUnavailable(LandsvcError):
+    """The database cannot answer now: 503 with ``Retry-After`` (:attr:`retry_after`
+    seconds)."""
+
+    code = "service_unavailable"
+    retry_after = 10
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL is down, unreachable, or dropped the connection."""
+
+    code = "database_unavailable"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """Every pooled connection stayed in use for the whole pool timeout."""
+
+    code = "database_busy"
+    retry_after = 2
+
+
+class StatementTimeout(ServiceUnavailable):
+    """A statement ran past the statement timeout and PostgreSQL cancelled it."""
+
+    code = "statement_timeout"
+    retry_after = 5
+
+
 STATUS = {
+    ServiceUnavailable: 503,
     NotFound: 404,
     BadQuery: 400,
     InvalidInput: 422,
@@ -126,6 +156,35 @@ def status_of(exc: LandsvcError) -> int:
 
 def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
+
+
+# -- the database's outages ---------------------------------------------------------------
+_UNAVAILABLE = "数据库暂时无法连接，请稍后再试"
+_CONNECTION_LOST = ("57P01", "57P02", "57P03")  # terminated, crashed, starting up
+
+
+def from_outage(exc: Exception) -> ServiceUnavailable | None:
+    """The 503 answer for a database that cannot answer now, or None for anything else.
+
+    ``exc`` is a SQLAlchemy ``DBAPIError`` or pool timeout, or a bare psycopg error.
+    """
+    if isinstance(exc, PoolTimeout):
+        return DatabaseBusy("数据库连接已全部占用，请稍后再试")
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, psycopg.Error):
+        return None
+    state = orig.sqlstate or ""
+    if state == "57014":
+        return StatementTimeout("查询超时，已被数据库取消；请缩小查询范围或稍后再试")
+    if state == "53300":  # too_many_connections: the server's limit, not ours
+        return DatabaseBusy("数据库连接数已达上限，请稍后再试")
+    if state.startswith("08") or state in _CONNECTION_LOST:
+        return DatabaseUnavailable(_UNAVAILABLE)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable(_UNAVAILABLE)
+    if not state and isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        return DatabaseUnavailable(_UNAVAILABLE)  # no answer from a server at all
+    return None
 
 
 # -- the database's refusals --------------------------------------------------------------
@@ -240,7 +299,17 @@ _DESCRIPTIONS = {
     400: "查询参数或请求体无法解析", 401: "缺少令牌或令牌无效", 403: "无权执行（角色或管辖范围）",
     404: "不存在或无权查看", 409: "与现有数据冲突", 412: "If-Match 与当前版本不符",
     413: "上传内容过大", 429: "请求过于频繁，稍后再试", 415: "不支持的文件类型或请求格式", 422: "输入不符合规则（detail 指明字段）",
+    503: "数据库暂时不可用（database_unavailable）、连接已满（database_busy）或查询超时"
+         "（statement_timeout）；Retry-After 秒后再试",
 }
+
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "多少秒后再试", "schema": {"type": "integer"}}}
+
+
+def unavailable_response() -> dict[int | str, dict]:
+    """The 503 every operation may answer (declared once, for the whole app)."""
+    return {503: {"model": ErrorBody, "description": _DESCRIPTIONS[503],
+                  "headers": RETRY_AFTER_HEADER}}
 
 
 def responses(*statuses: int, html: bool = False,
@@ -263,8 +332,16 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+def answer_headers(exc: LandsvcError) -> dict[str, str] | None:
+    if isinstance(exc, NotAuthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, ServiceUnavailable):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
+
+
 def _answer(exc: LandsvcError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    headers = answer_headers(exc)
     return JSONResponse(error_body(exc.detail, exc.code, **exc.extra), status_of(exc),
                         headers=headers)
 
@@ -289,6 +366,10 @@ def install(app: FastAPI) -> None:
         )
 
     def _database(request: Request, exc: Exception) -> JSONResponse:
+        outage = from_outage(exc)
+        if outage is not None:
+            log_outage(request, outage, exc)
+            return _answer(outage)
         mapped = from_database(exc)
         if mapped is None:
             return _internal_error(request, exc)
@@ -297,7 +378,13 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(psycopg.Error, _database)
+    app.add_exception_handler(PoolTimeout, _database)
     app.add_exception_handler(Exception, _internal_error)
+
+
+def log_outage(request: Request, outage: ServiceUnavailable, exc: Exception) -> None:
+    log.warning("%s on %s %s: %s", outage.code, request.method, request.url.path,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
@@ -20,7 +22,7 @@ from landsvc.approvals.router import router as approvals_router
 from landsvc.audit.router import router as audit_router
 from landsvc.buildings.router import router as buildings_router
 from landsvc.config import Settings, get_settings
-from landsvc.db import SessionDep
+from landsvc.db import Database, SessionDep, timed_statements
 from landsvc.demands.router import router as demands_router
 from landsvc.districts.router import router as districts_router
 from landsvc.enterprises.router import router as enterprises_router
@@ -81,10 +83,12 @@ class UploadLimit:
 
 
 class AccessLog:
-    """One structured log line per request."""
+    """One structured log line per request, with the time its statements took in the
+    database; a WARNING ``slow request`` line too when it took over ``slow_ms``."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, slow_ms: float):
         self.app = app
+        self.slow_ms = slow_ms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,13 +102,16 @@ class AccessLog:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, record)
-        finally:
-            log.info("request", extra={"fields": {
-                "method": scope["method"], "path": scope["path"], "status": status,
-                "ms": round((time.perf_counter() - start) * 1000, 1),
-            }})
+        with timed_statements() as db:
+            try:
+                await self.app(scope, receive, record)
+            finally:
+                ms = round((time.perf_counter() - start) * 1000, 1)
+                fields = {"method": scope["method"], "path": scope["path"], "status": status,
+                          "ms": ms, "db_ms": db.ms, "statements": db.statements}
+                log.info("request", extra={"fields": fields})
+                if ms > self.slow_ms:
+                    log.warning("slow request", extra={"fields": fields})
 
 
 async def no_nul_parameters(request: Request) -> None:
@@ -122,13 +129,25 @@ class Health(BaseModel):
 
 
 def health(session: SessionDep):
-    """Service, database and PostGIS status."""
-    try:
+    """Service, database and PostGIS status; 503 naming the part that failed."""
+    database = "unavailable"
+    try:  # the health check reports failure, it does not raise it
+        session.execute(text("SELECT 1"))
+        database = "ok"
         version = session.scalar(text("SELECT postgis_lib_version()"))
-    except Exception as exc:  # the health check reports failure, it does not raise it
-        log.warning("health check failed: %s", exc)
-        return JSONResponse({"status": "error", "database": "unavailable", "postgis": None}, 503)
+    except Exception as exc:
+        log.warning("health check failed (database %s): %s", database,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        session.rollback()
+        return JSONResponse({"status": "error", "database": database, "postgis": None}, 503,
+                            headers={"Retry-After": str(errors.DatabaseUnavailable.retry_after)})
     return {"status": "ok", "database": "ok", "postgis": version}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.database.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -136,20 +155,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logs.configure(settings.log_level, json_lines=settings.log_json)
     app = FastAPI(
         dependencies=[Depends(no_nul_parameters)],
+        responses=errors.unavailable_response(),
+        lifespan=lifespan,
         title="landsvc 专精特新企业用地保障平台",
         version=__version__,
         description="广东省专精特新企业灵活供地、用地需求匹配、绿色通道审批与厂房租金指导价。",
     )
     app.state.settings = settings
+    app.state.database = Database(settings)
     errors.install(app)
     web_pages.install(app)
     app.add_middleware(ReadOnlyCors, prefix=ogcapi_router.prefix)  # /ogcapi alone
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # GeoJSON and map pages shrink ~5x
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_mib << 20)
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, slow_ms=settings.slow_request_ms)
     observability.install(app)
     app.get("/api/v1/health", tags=["运维 operations"], summary="健康检查",
-            responses={200: {"model": Health}, 503: {"model": Health, "description": "数据库不可用"}}
+            responses={200: {"model": Health},
+                       503: {"model": Health, "description": "数据库或 PostGIS 不可用（字段指明）",
+                             "headers": errors.RETRY_AFTER_HEADER}}
             | errors.responses(422))(health)
     app.include_router(districts_router)
     app.include_router(parcels_router)

@@ -14,9 +14,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from landsvc.errors import LandsvcError, from_database, status_of
+from landsvc.errors import (
+    LandsvcError,
+    ServiceUnavailable,
+    answer_headers,
+    from_database,
+    from_outage,
+    log_outage,
+    status_of,
+)
 from landsvc.web import security
 from landsvc.web.templating import render
 
@@ -69,7 +78,7 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(target, status_code=303)
 
     def domain(request: Request, exc: LandsvcError) -> Response:
-        headers = None
+        headers = answer_headers(exc) if isinstance(exc, ServiceUnavailable) else None
         if "retry_after" in exc.extra:
             headers = {"Retry-After": str(exc.extra["retry_after"])}
         return error_page(request, status_of(exc), exc.detail, headers=headers)
@@ -83,6 +92,10 @@ def install(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()))
 
     def database(request: Request, exc: Exception) -> Response:
+        outage = from_outage(exc)
+        if outage is not None:
+            log_outage(request, outage, exc)
+            return domain(request, outage)
         mapped = from_database(exc)
         return domain(request, mapped) if mapped is not None else fault(request, exc)
 
@@ -97,4 +110,5 @@ def install(app: FastAPI) -> None:
     wrap(RequestValidationError, invalid)
     wrap(DBAPIError, database)
     wrap(psycopg.Error, database)
+    wrap(PoolTimeout, database)
     wrap(Exception, fault)
