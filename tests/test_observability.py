@@ -1,0 +1,337 @@
+"""/metrics and request ids (issue 11, observability).
+
+The metrics live in the process's registry, which every test's app shares: each test reads
+its counters before and after, and checks the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from fastapi import BackgroundTasks
+from fastapi.responses import StreamingResponse
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine
+
+from landsvc import db, logs, observability
+
+REQUESTS = "landsvc_http_requests_total"
+LATENCY_COUNT = "landsvc_http_request_duration_seconds_count"
+GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+def scrape(client) -> dict[tuple[str, frozenset], float]:
+    """Every sample of /metrics, by name and labels; the text must parse."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def http(samples: dict, name: str, path: str, status: int, method: str = "GET") -> float:
+    return value(samples, name, app_name="landsvc", method=method, path=path,
+                 status_code=str(status))
+
+
+# -- /metrics ------------------------------------------------------------------------------
+
+def test_requests_counted_per_route_template_method_and_status(client):
+    n = 3
+    before = scrape(client)
+    for _ in range(n):
+        assert client.get("/api/v1/districts").status_code == 200
+    assert client.get("/api/v1/parcels/999999999").status_code == 404
+    assert client.get("/no/such/page/12345").status_code == 404
+    after = scrape(client)
+
+    def delta(name: str, path: str, status: int) -> float:
+        return http(after, name, path, status) - http(before, name, path, status)
+
+    assert delta(REQUESTS, "/api/v1/districts", 200) == n
+    assert delta(LATENCY_COUNT, "/api/v1/districts", 200) == n
+    assert delta(REQUESTS, "/api/v1/parcels/{parcel_id}", 404) == 1
+    assert delta(LATENCY_COUNT, "/api/v1/parcels/{parcel_id}", 404) == 1
+    assert delta(REQUESTS, "__unknown__", 404) == 1
+    # Bounded labels: raw paths never become series, and the scrapes are not counted.
+    paths = {dict(labels).get("path") for _, labels in after}
+    assert not any(p and ("999999999" in p or "/no/such" in p) for p in paths)
+    assert "/metrics" not in paths
+
+
+def test_latency_histogram_buckets_are_cumulative(client):
+    client.get("/api/v1/districts")
+    samples = scrape(client)
+    labels = {"app_name": "landsvc", "method": "GET", "path": "/api/v1/districts",
+              "status_code": "200"}
+    buckets = sorted((float(dict(k)["le"]), v) for (name, k), v in samples.items()
+                     if name == "landsvc_http_request_duration_seconds_bucket"
+                     and {x: y for x, y in k if x != "le"} == labels)
+    assert [le for le, _ in buckets][-1] == float("inf")
+    assert 0.1 in [le for le, _ in buckets]  # the p95 target of docs/benchmarks.md
+    counts = [c for _, c in buckets]
+    assert counts == sorted(counts)
+    assert counts[-1] == value(samples, LATENCY_COUNT, **labels)
+
+
+def test_metrics_not_in_the_openapi_document(app):
+    assert "/metrics" not in app.openapi()["paths"]
+
+
+def test_pool_gauges_of_the_process_engine(client):
+    engine = db.get_engine()  # created by the session's fixtures
+    with engine.connect():
+        samples = scrape(client)
+        pool = engine.pool
+        assert value(samples, "landsvc_db_pool_size") == pool.size()
+        assert value(samples, "landsvc_db_pool_checked_out") == pool.checkedout() >= 1
+        assert value(samples, "landsvc_db_pool_idle") == pool.checkedin()
+    assert (value(samples, "landsvc_db_pool_checked_out")
+            <= value(samples, "landsvc_db_pool_size") + value(samples, "landsvc_db_pool_overflow"))
+
+
+def test_pool_gauges_prefer_the_apps_own_engine(make_app, database_url):
+    from fastapi.testclient import TestClient
+
+    app = make_app()
+    engine = create_engine(database_url, pool_size=2, max_overflow=1)
+    app.state.engine = engine
+    client = TestClient(app)
+    names = ("size", "max_overflow", "checked_out", "overflow", "idle")
+    try:
+        with engine.connect(), engine.connect():
+            samples = scrape(client)
+            assert [value(samples, f"landsvc_db_pool_{n}") for n in names] == [2, 1, 2, 0, 0]
+            with engine.connect():
+                samples = scrape(client)
+                assert [value(samples, f"landsvc_db_pool_{n}") for n in names] == [2, 1, 3, 1, 0]
+        samples = scrape(client)
+        # The overflow connection is closed on return; the two pooled ones wait idle.
+        assert [value(samples, f"landsvc_db_pool_{n}") for n in names] == [2, 1, 0, 0, 2]
+    finally:
+        engine.dispose()
+
+
+def test_import_rows_counted_by_kind_and_outcome(client):
+    # The import pipelines call record_import with their report (see docs/operations.md).
+    before = scrape(client)
+    observability.record_import("parcels", {"imported": 7, "rejected_count": 2, "rejected": []})
+    observability.record_import("rent_records", {"imported": 0, "rejected_count": 5})
+    after = scrape(client)
+
+    def delta(kind: str, outcome: str) -> float:
+        name = "landsvc_import_rows_total"
+        return (value(after, name, kind=kind, outcome=outcome)
+                - value(before, name, kind=kind, outcome=outcome))
+
+    assert [delta("parcels", "imported"), delta("parcels", "rejected"),
+            delta("rent_records", "imported"), delta("rent_records", "rejected"),
+            delta("parks", "imported")] == [7, 2, 0, 5, 0]
+    assert ("landsvc_import_rows_total", frozenset({"kind": "parks", "outcome": "rejected"}.items())) in after
+
+
+# -- request ids ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given", ["abc-123", "A.b_C-9", "x", "7" * 64,
+                                   "0f9e3c1d-6a43-4c1e-9a8e-0c1b2d3e4f50"])
+def test_a_valid_incoming_id_is_echoed(client, given):
+    assert client.get("/api/v1/districts", headers={"X-Request-ID": given}
+                      ).headers["X-Request-ID"] == given
+
+
+@pytest.mark.parametrize("given", ["", "7" * 65, "has space", "semi;colon", "a/b", "中文",
+                                   "x\tTab", "<script>"])
+def test_an_invalid_incoming_id_is_replaced(client, given):
+    answer = client.get("/api/v1/districts", headers={"X-Request-ID": given.encode()})
+    assert GENERATED.fullmatch(answer.headers["X-Request-ID"])
+
+
+def test_without_an_incoming_id_each_request_gets_a_new_one(client):
+    ids = {client.get("/api/v1/districts").headers["X-Request-ID"] for _ in range(3)}
+    assert len(ids) == 3 and all(GENERATED.fullmatch(i) for i in ids)
+
+
+def test_a_header_injection_attempt_is_not_echoed(app):
+    """Raw ASGI, since HTTP clients refuse to send CR LF in a header."""
+    sent: list[dict] = []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": "/no/such", "raw_path": b"/no/such",
+             "query_string": b"", "root_path": "", "server": ("testserver", 80),
+             "client": ("127.0.0.1", 1234),
+             "headers": [(b"host", b"testserver"),
+                         (b"x-request-id", b"ok\r\nSet-Cookie: session=evil")]}
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    ids = [v for k, v in start["headers"] if k == b"x-request-id"]
+    assert start["status"] == 404
+    assert len(ids) == 1 and GENERATED.fullmatch(ids[0].decode())
+    assert not any(k == b"set-cookie" for k, _ in start["headers"])
+
+
+def test_error_answers_carry_the_id(app):
+    from fastapi.testclient import TestClient
+
+    @app.get("/test-boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    for path, status in [("/test-boom", 500), ("/api/v1/parcels/999999999", 404),
+                         ("/api/v1/parcels?limit=x", 422)]:
+        answer = client.get(path, headers={"X-Request-ID": f"err-{status}"})
+        assert (answer.status_code, answer.headers["X-Request-ID"]) == (status, f"err-{status}")
+
+
+# -- log lines -----------------------------------------------------------------------------
+
+@contextmanager
+def json_lines() -> Iterator[io.StringIO]:
+    """What the landsvc loggers write, as the JSON formatter writes it (entered after the
+    app is made: create_app sets the loggers' handlers anew)."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logs.JsonFormatter())
+    handler.addFilter(logs.RequestIdFilter())
+    root = logging.getLogger("landsvc")
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def lines(out: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def noisy_app(make_app):
+    """An app with routes that log from a worker thread, a stream, a background task and a
+    failure."""
+    app = make_app()
+    log = logging.getLogger("landsvc.test")
+
+    @app.get("/test-work")
+    def work(background: BackgroundTasks):  # sync: runs in the thread pool
+        log.info("in the endpoint")
+        background.add_task(lambda: log.info("in the background task"))
+        return {"ok": True}
+
+    @app.get("/test-stream")
+    def stream():
+        def chunks():
+            for i in range(3):
+                log.info("streaming %d", i)
+                yield f"{i}\n"
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/test-boom")
+    def boom():
+        log.info("about to fail")
+        raise RuntimeError("boom")
+
+    return app
+
+
+def test_every_log_line_of_a_request_carries_its_id(make_app):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(noisy_app(make_app), raise_server_exceptions=False)
+    expected = {
+        "work-1": ["in the endpoint", "in the background task", "request"],
+        "stream-1": ["streaming 0", "streaming 1", "streaming 2", "request"],
+        # The 500 handler runs outside the access log, so its line comes last.
+        "boom-1": ["about to fail", "request", "unhandled error on GET /test-boom"],
+    }
+    with json_lines() as out:
+        for rid, path in [("work-1", "/test-work"), ("stream-1", "/test-stream"),
+                          ("boom-1", "/test-boom")]:
+            client.get(path, headers={"X-Request-ID": rid})
+    got = lines(out)
+    for rid, messages in expected.items():
+        # The access log adds "slow request" lines on a busy machine: check the others.
+        mine = [line["msg"] for line in got if line.get("request_id") == rid
+                and line["msg"] != "slow request"]
+        assert mine == messages
+    assert all("request_id" in line for line in got)
+    boom = next(line for line in got if line["msg"].startswith("unhandled error"))
+    assert "RuntimeError: boom" in boom["exc"]
+
+
+def test_concurrent_requests_keep_their_own_ids(make_app):
+    app = make_app()
+    log = logging.getLogger("landsvc.test")
+    arrived: list[str] = []
+    both_in = asyncio.Event()
+
+    @app.get("/test-wait")
+    async def wait(tag: str):
+        log.info("before %s", tag)
+        arrived.append(tag)
+        if len(arrived) == 2:
+            both_in.set()
+        await asyncio.wait_for(both_in.wait(), 10)  # both requests are now in flight
+        log.info("after %s", tag)
+        return {"tag": tag}
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await asyncio.gather(c.get("/test-wait?tag=a"), c.get("/test-wait?tag=b"))
+
+    with json_lines() as out:
+        a, b = asyncio.run(run())
+    ids = {"a": a.headers["X-Request-ID"], "b": b.headers["X-Request-ID"]}
+    assert ids["a"] != ids["b"]
+    got = lines(out)
+    for tag, rid in ids.items():
+        mine = [line["msg"] for line in got if line.get("request_id") == rid
+                and line["msg"] != "slow request"]
+        assert mine == [f"before {tag}", f"after {tag}", "request"]
+
+
+def test_plain_log_lines_carry_the_id_too(make_app):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(make_app())  # make_app's apps log plain lines
+    root = logging.getLogger("landsvc")
+    out = io.StringIO()
+    stream = root.handlers[0].setStream(out)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        client.get("/api/v1/districts", headers={"X-Request-ID": "plain-7"})
+        logging.getLogger("landsvc.test").info("outside a request")
+    finally:
+        root.setLevel(level)
+        root.handlers[0].setStream(stream)
+    text = out.getvalue().splitlines()
+    assert any(" [plain-7] request" in line for line in text)
+    assert text[-1].endswith("landsvc.test [-] outside a request")
+
+
+def test_json_lines_stay_the_default():
+    from landsvc.config import Settings
+
+    assert Settings.model_fields["log_json"].default is True
