@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from landsvc import access
 from landsvc.access import Principal
+from landsvc.audit import context as audit_context
 from landsvc.db import SessionDep
 from landsvc.errors import NotAuthenticated
 from landsvc.tokens.models import Role
@@ -19,6 +20,7 @@ _bearer = HTTPBearer(auto_error=False, description="`landsvc token create` 签�
 
 
 async def current_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
@@ -29,10 +31,16 @@ async def current_principal(
     goes to the thread pool itself."""
     if credentials is None:
         return None
-    principal = await run_in_threadpool(resolve_token, session=session,
-                                        token=credentials.credentials)
+    principal = await run_in_threadpool(_resolve, request, session, credentials.credentials)
     if principal is None:
         raise NotAuthenticated("令牌无效或已吊销")
+    return principal
+
+
+def _resolve(request: Request, session, token: str) -> Principal | None:
+    principal = resolve_token(session=session, token=token)
+    if principal is not None:  # the audit's "who" for this transaction's writes
+        audit_context.tag_request(session, request, principal.actor, token=token)
     return principal
 
 

@@ -3,6 +3,7 @@
 from landsvc.accounts.models import AppUser, LoginFailure, WebSession
 from landsvc.allocations.models import Allocation
 from landsvc.approvals.models import ApprovalCase, ApprovalEvent
+from landsvc.audit.models import AuditEntry
 from landsvc.buildings.models import Building, BuildingUnit, UnitTransfer
 from landsvc.demands.models import Demand
 from landsvc.districts.models import City, District, DistrictPart
@@ -19,7 +20,7 @@ from landsvc.rents.models import RentRecord
 from landsvc.tokens.models import ApiToken
 from landsvc.utilities.models import UtilityComplaint, UtilityTariff
 
-__all__ = ["Allocation", "ApiToken", "AppUser", "LoginFailure", "WebSession", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
+__all__ = ["Allocation", "ApiToken", "AppUser", "AuditEntry", "LoginFailure", "WebSession", "ApprovalCase", "ApprovalEvent", "Building", "BuildingUnit", "City", "Consortium",
            "ConsortiumMember",
            "Demand", "District", "DistrictPart", "Enterprise",
            "GuidelineItem", "GuidelineVersion", "RentZone",

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from landsvc.accounts.service import SignedIn, resolve_session
+from landsvc.audit import context as audit_context
 from landsvc.config import get_settings
 from landsvc.db import SessionDep
 from landsvc.errors import Forbidden
@@ -66,6 +67,8 @@ def load_user(request: Request, session: SessionDep) -> SignedIn | None:
         return request.state.signed_in
     token = _session_cookie(request)
     user = resolve_session(session=session, token=token) if token else None
+    if user is not None:  # the audit's "who" for this transaction's writes
+        audit_context.tag_request(session, request, user.principal.actor)
     request.state.signed_in = user
     request.state.session_lapsed = token is not None and user is None
     return user

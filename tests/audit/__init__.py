@@ -1,0 +1,1 @@
+"""The write audit (issue 11)."""
