@@ -5,15 +5,17 @@
   so every log line of it (the access line, the 500 handler's) carries it.
 - ``GET /metrics`` answers in the Prometheus text format: request counts and latencies per
   route template, method and status (starlette-exporter), the database pool in use, and
-  import rows by kind and outcome (:func:`record_import`).
+  import rows by kind and outcome (:func:`counts_import` on each importer).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -26,6 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 
 from landsvc import logs
+from landsvc.errors import LandsvcError
+
+F = TypeVar("F", bound=Callable)
 
 HEADER = "X-Request-ID"
 METRICS_PATH = "/metrics"
@@ -44,6 +49,28 @@ def record_import(kind: str, report: Mapping) -> None:
     """Count an import's rows from its report (``imported``, ``rejected_count``)."""
     IMPORT_ROWS.labels(kind, "imported").inc(report.get("imported", 0))
     IMPORT_ROWS.labels(kind, "rejected").inc(report.get("rejected_count", 0))
+
+
+def counts_import(kind: str) -> Callable[[F], F]:
+    """Decorate an importer returning a report: its rows are counted, also when the import
+    is refused whole (``ImportRejected`` carries a report: 0 imported, the bad rows
+    rejected)."""
+
+    def decorate(importer: F) -> F:
+        @functools.wraps(importer)
+        def counted(*args, **kwargs):
+            try:
+                report = importer(*args, **kwargs)
+            except LandsvcError as exc:
+                if "report" in exc.extra:
+                    record_import(kind, exc.extra["report"])
+                raise
+            record_import(kind, report)
+            return report
+
+        return counted  # type: ignore[return-value]
+
+    return decorate
 
 
 def valid_request_id(value: str | None) -> bool:
@@ -106,13 +133,17 @@ class PoolCollector(Collector):
 
 
 def _engine(app: FastAPI) -> Engine | None:
-    """``app.state.engine`` if the app keeps one, else the process's engine once it exists.
+    """The app's engine once it exists: ``app.state.engine``, else the engine of the app's
+    :class:`landsvc.db.Database`, else (an app without one) the process's ``get_engine()``.
 
-    A scrape never creates the engine: that could start the embedded cluster.
+    A scrape never makes an engine: that could start the embedded cluster.
     """
     engine = getattr(app.state, "engine", None)
     if engine is not None:
         return engine
+    database = getattr(app.state, "database", None)
+    if database is not None:
+        return getattr(database, "_engine", None)  # made on the first request that needs it
     from landsvc import db
 
     cache = getattr(db.get_engine, "cache_info", None)

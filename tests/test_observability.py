@@ -21,7 +21,8 @@ from fastapi.responses import StreamingResponse
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
-from landsvc import db, logs, observability
+from landsvc import logs, observability
+from landsvc.errors import ImportRejected
 
 REQUESTS = "landsvc_http_requests_total"
 LATENCY_COUNT = "landsvc_http_request_duration_seconds_count"
@@ -90,19 +91,26 @@ def test_metrics_not_in_the_openapi_document(app):
     assert "/metrics" not in app.openapi()["paths"]
 
 
-def test_pool_gauges_of_the_process_engine(client):
-    engine = db.get_engine()  # created by the session's fixtures
-    with engine.connect():
-        samples = scrape(client)
-        pool = engine.pool
-        assert value(samples, "landsvc_db_pool_size") == pool.size()
-        assert value(samples, "landsvc_db_pool_checked_out") == pool.checkedout() >= 1
-        assert value(samples, "landsvc_db_pool_idle") == pool.checkedin()
+def test_pool_gauges_of_the_apps_engine(app, client):
+    pool_samples = [k for k in scrape(client) if k[0].startswith("landsvc_db_pool_")]
+    assert pool_samples == []  # no engine yet: a scrape does not make one
+    engine = app.state.database.engine
+    try:
+        with engine.connect():
+            samples = scrape(client)
+            pool = engine.pool
+            assert (value(samples, "landsvc_db_pool_size") == pool.size()
+                    == app.state.settings.pool_size)
+            assert value(samples, "landsvc_db_pool_max_overflow") == app.state.settings.max_overflow
+            assert value(samples, "landsvc_db_pool_checked_out") == pool.checkedout() == 1
+            assert value(samples, "landsvc_db_pool_idle") == pool.checkedin() == 0
+    finally:
+        app.state.database.dispose()
     assert (value(samples, "landsvc_db_pool_checked_out")
             <= value(samples, "landsvc_db_pool_size") + value(samples, "landsvc_db_pool_overflow"))
 
 
-def test_pool_gauges_prefer_the_apps_own_engine(make_app, database_url):
+def test_pool_gauges_prefer_app_state_engine(make_app, database_url):
     from fastapi.testclient import TestClient
 
     app = make_app()
@@ -124,22 +132,46 @@ def test_pool_gauges_prefer_the_apps_own_engine(make_app, database_url):
         engine.dispose()
 
 
+def import_rows(samples: dict, kind: str, outcome: str) -> float:
+    return value(samples, "landsvc_import_rows_total", kind=kind, outcome=outcome)
+
+
 def test_import_rows_counted_by_kind_and_outcome(client):
-    # The import pipelines call record_import with their report (see docs/operations.md).
     before = scrape(client)
     observability.record_import("parcels", {"imported": 7, "rejected_count": 2, "rejected": []})
     observability.record_import("rent_records", {"imported": 0, "rejected_count": 5})
     after = scrape(client)
+    deltas = {(kind, outcome): import_rows(after, kind, outcome) - import_rows(before, kind, outcome)
+              for kind in observability.IMPORT_KINDS for outcome in ("imported", "rejected")}
+    assert deltas == {("parcels", "imported"): 7, ("parcels", "rejected"): 2,
+                      ("parks", "imported"): 0, ("parks", "rejected"): 0,
+                      ("rent_records", "imported"): 0, ("rent_records", "rejected"): 5}
 
-    def delta(kind: str, outcome: str) -> float:
-        name = "landsvc_import_rows_total"
-        return (value(after, name, kind=kind, outcome=outcome)
-                - value(before, name, kind=kind, outcome=outcome))
 
-    assert [delta("parcels", "imported"), delta("parcels", "rejected"),
-            delta("rent_records", "imported"), delta("rent_records", "rejected"),
-            delta("parks", "imported")] == [7, 2, 0, 5, 0]
-    assert ("landsvc_import_rows_total", frozenset({"kind": "parks", "outcome": "rejected"}.items())) in after
+def test_an_importer_decorated_with_counts_import_counts_its_report(client):
+    """The decoration the import pipelines carry; a refused import counts its bad rows."""
+
+    @observability.counts_import("parks")
+    def importer(*, rows: int, bad: int, partial: bool) -> dict:
+        report = {"imported": 0, "rejected_count": bad, "rejected": []}
+        if bad and not partial:
+            raise ImportRejected(f"{bad} 行有误", extra={"report": report})
+        return report | {"imported": rows - bad}
+
+    before = scrape(client)
+    assert importer(rows=10, bad=3, partial=True)["imported"] == 7
+    with pytest.raises(ImportRejected):
+        importer(rows=10, bad=4, partial=False)
+
+    @observability.counts_import("parks")
+    def refusing() -> dict:
+        raise ImportRejected("文件为空")  # refused without a report: nothing to count
+
+    with pytest.raises(ImportRejected):
+        refusing()
+    after = scrape(client)
+    assert [import_rows(after, "parks", o) - import_rows(before, "parks", o)
+            for o in ("imported", "rejected")] == [7, 7]
 
 
 # -- request ids ---------------------------------------------------------------------------
