@@ -229,7 +229,9 @@ def test_the_comparison_sees_a_changed_value_beyond_the_sample_and_a_lost_row(
                               "WHERE id = (SELECT max(id) FROM parcel)"))
             conn.execute(text("DELETE FROM policy_setting"))
         with engine.connect() as conn:
-            assert differences(filled.head, snapshot(conn), label="probe") == [
+            found = differences(filled.head, snapshot(conn), label="probe")
+            # From 0016 on, the write audit records the two writes: not what is probed here.
+            assert [line for line in found if not line.startswith("probe: audit_entry")] == [
                 "probe: parcel changed values in columns ['land_use']",
                 "probe: policy_setting has 0 rows, had 1",
                 "probe: policy_setting changed values in columns "
