@@ -367,3 +367,40 @@ def test_json_lines_stay_the_default():
     from landsvc.config import Settings
 
     assert Settings.model_fields["log_json"].default is True
+
+
+def test_multiprocess_mode_adds_up_the_workers(tmp_path):
+    """docs/operations.md, "Several worker processes": the worker that answers the scrape
+    gives the sum of both workers' counters."""
+    import os
+    import subprocess
+    import sys
+
+    worker = """
+import sys
+from fastapi.testclient import TestClient
+from landsvc import observability
+from landsvc.config import Settings
+from landsvc.main import create_app
+
+app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                          log_level="ERROR"))
+client = TestClient(app)
+for _ in range(int(sys.argv[1])):
+    assert client.get("/no/such/page").status_code == 404
+observability.record_import("rent_records", {"imported": int(sys.argv[1]), "rejected_count": 1})
+if sys.argv[2] == "scrape":
+    print(client.get("/metrics").text)
+"""
+    env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+
+    def run(n: int, then: str) -> str:
+        return subprocess.run([sys.executable, "-c", worker, str(n), then], env=env,
+                               capture_output=True, text=True, check=True, timeout=120).stdout
+
+    run(2, "-")
+    text = run(3, "scrape")
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert http(samples, REQUESTS, "__unknown__", 404) == 5
+    assert [import_rows(samples, "rent_records", o) for o in ("imported", "rejected")] == [5, 2]
