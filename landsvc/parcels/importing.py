@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from landsvc import access
+from landsvc import access, observability
 from landsvc.access import OPERATOR, Principal
 from landsvc.districts.service import district_index
 from landsvc.errors import Conflict, ImportRejected
@@ -53,6 +53,7 @@ BULK_LOAD_MIN_ROWS = 10_000
 Progress = Callable[[int, int], None]
 
 
+@observability.counts_import("parcels")
 def import_parcels(*, session: Session, path: str | Path, crs: str | None = None,
                    partial: bool = False, repair: bool = False,
                    principal: Principal = OPERATOR, progress: Progress | None = None) -> dict:

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
-from landsvc import access
+from landsvc import access, observability
 from landsvc.access import OPERATOR, Principal
 from landsvc.districts.service import district_index
 from landsvc.errors import ImportRejected, InvalidInput
@@ -49,6 +49,7 @@ MAX_FEATURES = 10_000
 Progress = Callable[[int, int], None]
 
 
+@observability.counts_import("parks")
 def import_parks(*, session: Session, path: str | Path, crs: str | None = None,
                  partial: bool = False, repair: bool = False,
                  principal: Principal = OPERATOR, progress: Progress | None = None) -> dict:

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from landsvc import access
+from landsvc import access, observability
 from landsvc.access import OPERATOR, Principal
 from landsvc.errors import Conflict, ImportRejected, InvalidInput, UnsupportedMediaType
 from landsvc.ingest import writer
@@ -504,6 +504,7 @@ def _principal_name(principal: Principal) -> str:
     return principal.role.value
 
 
+@observability.counts_import("rent_records")
 def _load(session: Session, tables: Iterable[pa.Table], *, partial: bool,
           principal: Principal, fmt: str, ignored: list[str]) -> dict:
     with _staging(session) as write:
