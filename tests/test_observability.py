@@ -404,3 +404,21 @@ if sys.argv[2] == "scrape":
                for family in text_string_to_metric_families(text) for s in family.samples}
     assert http(samples, REQUESTS, "__unknown__", 404) == 5
     assert [import_rows(samples, "rent_records", o) for o in ("imported", "rejected")] == [5, 2]
+
+
+def test_a_real_server_echoes_ids_and_serves_metrics(server):
+    """Over TCP through uvicorn, concurrent clients: each gets its own id back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(rid: str) -> str:
+        return httpx.get(f"{server}/api/v1/districts", headers={"X-Request-ID": rid},
+                         timeout=30).headers["X-Request-ID"]
+
+    rids = [f"tcp-{i}" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(get, rids)) == rids
+    assert GENERATED.fullmatch(get("x" * 65))
+    answer = httpx.get(f"{server}/metrics", timeout=30)
+    families = {f.name for f in text_string_to_metric_families(answer.text)}
+    assert {"landsvc_http_requests", "landsvc_http_request_duration_seconds",
+            "landsvc_import_rows", "landsvc_db_pool_checked_out"} <= families
