@@ -422,3 +422,28 @@ def test_a_real_server_echoes_ids_and_serves_metrics(server):
     families = {f.name for f in text_string_to_metric_families(answer.text)}
     assert {"landsvc_http_requests", "landsvc_http_request_duration_seconds",
             "landsvc_import_rows", "landsvc_db_pool_checked_out"} <= families
+
+
+def test_imports_through_the_api_are_counted(client, tokens):
+    from tests.builders import BAOAN, FUTIAN, bowtie, feature, square
+    from tests.rents.util import lease
+
+    def parcels(rows: list[dict], **params) -> httpx.Response:
+        body = json.dumps({"type": "FeatureCollection", "features": rows}).encode()
+        return client.post("/api/v1/parcels/import", headers=tokens["admin"], params=params,
+                           files={"file": ("p.geojson", io.BytesIO(body), "application/geo+json")})
+
+    good = [feature(square(FUTIAN[0] + 0.002 * i, FUTIAN[1]), code=f"OBS-{i}") for i in range(3)]
+    bad = feature(bowtie(*BAOAN), code="OBS-BAD")
+    before = scrape(client)
+    assert parcels([*good, bad]).status_code == 422  # all or nothing: refused whole
+    assert parcels([*good, bad], partial="true").json()["imported"] == 3
+    rents = [lease("OBS-R1"), lease("OBS-R2"), lease("OBS-R3", area_m2=0)]
+    answer = client.post("/api/v1/rent-records?partial=true", json=rents,
+                         headers=tokens["admin"])
+    assert (answer.status_code, answer.json()["imported"]) == (200, 2)
+    after = scrape(client)
+    deltas = {(kind, outcome): import_rows(after, kind, outcome) - import_rows(before, kind, outcome)
+              for kind in ("parcels", "rent_records") for outcome in ("imported", "rejected")}
+    assert deltas == {("parcels", "imported"): 3, ("parcels", "rejected"): 2,
+                      ("rent_records", "imported"): 2, ("rent_records", "rejected"): 1}
