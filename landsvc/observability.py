@@ -181,7 +181,7 @@ def install(app: FastAPI) -> None:
     Called after the access log is added, so both wrap it: its line has the request id, and
     the latency includes it.
     """
-    app.state.metrics_pool = CollectorRegistry(auto_describe=True)
+    app.state.metrics_pool = CollectorRegistry()  # per app: each app has its own pool
     app.state.metrics_pool.register(PoolCollector(app))
     app.add_middleware(PrometheusMiddleware, app_name="landsvc", prefix="landsvc_http",
                        group_paths=True, group_unhandled_paths=True, filter_unhandled_paths=False,
