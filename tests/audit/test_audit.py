@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta, timezone
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ from landsvc.tokens.models import Role
 from landsvc.tokens.service import create_token
 from tests.builders import FUTIAN, HAIZHU, feature, square
 from tests.parcels.test_api import upload
-from tests.web.conftest import csrf_of, login, web_user  # noqa: F401  (the fixture)
+from tests.web.conftest import csrf_of, login
 
 BUILDING = {"name": "宝安审计厂房", "building_type": "multi_storey", "floors": "6",
             "total_floor_area_m2": "6000", "completed": "true", "freight_lift": "true",
@@ -64,7 +64,7 @@ def test_patch_records_exactly_the_changed_fields_and_the_token(client, session,
     insert, update = entries(session, "parcel", pid)
     assert insert.action == "insert" and insert.before is None
     assert insert.after["code"] == "AU-1" and insert.after["name"] == "车公庙地块"
-    assert insert.after["geom"]["type"] == "MultiPolygon"
+    assert "geom" not in insert.after  # kept by the row until an update or delete records it
     assert update.action == "update"
     assert update.before == {"name": "车公庙地块", "status": "available"}
     assert update.after == {"name": "新名", "status": "reserved"}
@@ -91,6 +91,11 @@ def test_a_moved_geometry_is_recorded_as_geojson(client, session, tokens):
                             {"id": pid})
     assert update.after["geom"] == stored
     assert update.before["geom"] != update.after["geom"]
+    assert update.before["geom"]["type"] == "MultiPolygon"
+    session.execute(text("DELETE FROM parcel WHERE id = :id"), {"id": pid})  # no API delete
+    deleted = entries(session, "parcel", pid)[2]
+    assert deleted.action == "delete" and deleted.after is None
+    assert deleted.before["geom"] == stored and deleted.before["code"] == "AU-G"
 
 
 def test_a_web_page_write_records_the_user(client, session, web_user):
@@ -213,10 +218,10 @@ def test_list_filters_by_time(client, session, tokens, two_cities):
         "update", "insert"]
     later = (at["update"] + timedelta(hours=1)).isoformat()
     assert actions(**{"from": later}) == []
-    # without an offset: Beijing time
-    naive = at["insert"].astimezone(datetime.now().astimezone().tzinfo)
-    beijing = (at["insert"] + timedelta(hours=8)).replace(tzinfo=None)
-    assert actions(**{"from": beijing.isoformat()}) == ["update", "insert"], naive
+    # without an offset: Beijing time (UTC+8)
+    beijing = at["update"].astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
+    assert actions(**{"from": beijing.isoformat()}) == ["update"]
+    assert actions(to=beijing.isoformat()) == ["insert"]
     r = client.get("/api/v1/audit", params={"from": later, "to": later},
                    headers=tokens["admin"])
     assert r.status_code == 422 and r.json()["detail"] == "to: 应晚于 from"

@@ -5,7 +5,8 @@ row in one set-based INSERT … SELECT per statement (an import of 200k parcels:
 whatever wrote: the API, the web pages, the CLI or plain SQL. Who: the transaction-local
 settings ``landsvc.actor``, ``landsvc.client``, ``landsvc.request_id`` the app sets where
 it resolves the caller; without them ``database:<role>``. Updates keep only the changed
-fields; geometries are GeoJSON (7 decimals); token hashes and password hashes never enter.
+fields; geometries are GeoJSON (7 decimals) in updates and deletes — an insert leaves them
+out (its row keeps them until a later entry does); token and password hashes never enter.
 
 Revision ID: 0016
 Revises: 0015
@@ -31,11 +32,11 @@ AUDITED = {
     'park': ('park', 'id', 'r.district', '', 'updated_at'),
     'offering': ('offering', 'id', 'r.district', '', 'updated_at'),
     'building': ('building', 'id', 'r.district', '', 'updated_at'),
-    'listing': ('listing', 'id', '(SELECT b.district FROM building b WHERE b.id = r.building_id)',
+    'listing': ('listing', 'id', '(SELECT b.district FROM public.building b WHERE b.id = r.building_id)',
                 '', 'updated_at'),
     'enterprise': ('enterprise', 'uscc', 'r.district', '', 'updated_at'),
     'demand': ('demand', 'id',
-               '(SELECT e.district FROM enterprise e WHERE e.uscc = r.enterprise_uscc)',
+               '(SELECT e.district FROM public.enterprise e WHERE e.uscc = r.enterprise_uscc)',
                '', 'updated_at'),
     'api_token': ('token', 'id', 'NULL', 'token_hash', 'last_used_at'),
     'app_user': ('user', 'id', 'NULL', 'password_hash', 'last_login_at'),
@@ -72,11 +73,12 @@ DECLARE
     pairs text[] := '{}';
     snapshot text := '''{}''::jsonb';
     diff text[] := '{}';
-    who text := $w$coalesce(nullif(current_setting('landsvc.actor', true), ''),
-                            'database:' || session_user),
-               nullif(current_setting('landsvc.client', true), ''),
-               nullif(current_setting('landsvc.request_id', true), '')$w$;
-    target text := 'INSERT INTO audit_entry (entity, entity_id, action, actor, client, '
+    actor text := coalesce(nullif(current_setting('landsvc.actor', true), ''),
+                           'database:' || session_user);
+    client text := nullif(current_setting('landsvc.client', true), '');
+    request_id text := nullif(current_setting('landsvc.request_id', true), '');
+    who text := '$1, $2, $3';
+    target text := 'INSERT INTO public.audit_entry (entity, entity_id, action, actor, client, '
                    'request_id, district, before, after) ';
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -95,8 +97,13 @@ BEGIN
         ORDER BY a.attnum
     LOOP
         IF col.spatial THEN
-            pairs := pairs || format('%L, public.st_asgeojson(r.%I, 7)::jsonb', col.name,
-                                     col.name);
+            -- An insert's geometry stays in its row until an update's "before" or the
+            -- delete's snapshot records it: converting it here was most of an import's
+            -- audit cost (docs/audit.md).
+            IF TG_OP = 'DELETE' THEN
+                pairs := pairs || format('%L, public.st_asgeojson(r.%I, 7)::jsonb', col.name,
+                                         col.name);
+            END IF;
         ELSE
             pairs := pairs || format('%L, r.%I', col.name, col.name);
         END IF;
@@ -129,11 +136,11 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         EXECUTE target || format(
             'SELECT %L, r.%I::text, ''insert'', %s, %s, NULL, %s FROM new_rows r',
-            entity, key, who, district, snapshot);
+            entity, key, who, district, snapshot) USING actor, client, request_id;
     ELSIF TG_OP = 'DELETE' THEN
         EXECUTE target || format(
             'SELECT %L, r.%I::text, ''delete'', %s, %s, %s, NULL FROM old_rows r',
-            entity, key, who, district, snapshot);
+            entity, key, who, district, snapshot) USING actor, client, request_id;
     ELSE
         -- Only the changed fields; a geometry is converted only when it changed (VALUES
         -- computes every field before the filter, hence the CASE).
@@ -145,7 +152,8 @@ BEGIN
             '                    FROM (VALUES %5$s) AS c(name, changed, old, new) '
             '                    WHERE c.changed) d '
             'WHERE d.before IS NOT NULL',
-            entity, key, who, district, array_to_string(diff, ', '));
+            entity, key, who, district, array_to_string(diff, ', '))
+            USING actor, client, request_id;
     END IF;
     RETURN NULL;
 END $$;
