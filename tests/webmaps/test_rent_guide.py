@@ -388,3 +388,42 @@ def test_page_draws_a_bureaus_zones_from_a_zone_level_version(session, client):
     assert zones[0]["single_storey_median"] == "25.00 元/㎡·月"
     assert zones[0]["single_storey_samples"] == "11"
     assert zones[0]["name"] == "测试片区（福田区片区）"
+
+
+def test_a_published_page_is_kept_until_another_version_is_in_force(session, client):
+    """The second request is served from the kept page (the very same string); publishing a
+    newer version for the period gives a new page with its figures."""
+    from landsvc.guidelines import service as guidelines
+    from landsvc.rents.importing import import_rent_rows
+    from landsvc.webmaps import rent_guide
+
+    lon, lat = FUTIAN
+    rows = [_lease(300 + i, lon, lat, 30.0 + i) for i in range(11)]  # median 35.0
+    assert import_rent_rows(session=session, rows=rows)["imported"] == len(rows)
+    first = guidelines.compute(session=session, period="2025Q3", level="district")
+    guidelines.publish(session=session, version_id=first["id"],
+                       effective_date=dt.date(2025, 7, 1))
+    kept = dict(rent_guide._pages)
+
+    def futian_median(html):
+        return next(f["properties"]["single_storey_median"]
+                    for f in district_data(html)["features"]
+                    if f["properties"].get("adcode") == "440304")
+
+    url = "/maps/rent-guide?period=2025Q3&as_of=2025-08-01"
+    one, two = client.get(url).text, client.get(url).text
+    assert one == two and futian_median(one) == "35.00 元/㎡·月"
+    assert len(rent_guide._pages) == min(len(kept) + 1, rent_guide.PAGES_KEPT)
+
+    more = [_lease(400 + i, lon, lat, 50.0) for i in range(11)]  # the median moves up
+    assert import_rent_rows(session=session, rows=more)["imported"] == len(more)
+    second = guidelines.compute(session=session, period="2025Q3", level="district")
+    guidelines.publish(session=session, version_id=second["id"],
+                       effective_date=dt.date(2025, 7, 15))
+    three = client.get(url).text
+    assert three != one and futian_median(three) == f"{float(second_median(second)):.2f} 元/㎡·月"
+
+
+def second_median(version: dict) -> float:
+    return next(i["median"] for i in version["items"]
+                if i["district"] == "440304" and i["building_type"] == "single_storey")
