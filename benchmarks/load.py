@@ -335,8 +335,9 @@ class Run:
         while self.more():
             kind = self.rng.choices(self.kinds, self.weights)[0]
             await self.request(http, kind)
-            if self.args.think > 0:
-                await asyncio.sleep(self.rng.expovariate(1 / self.args.think))
+            if self.args.think > 0:  # never past the end: the run stops on time
+                left = self.deadline - time.monotonic()
+                await asyncio.sleep(min(left, self.rng.expovariate(1 / self.args.think)))
 
     async def importer(self, http: httpx.AsyncClient) -> None:
         files = self.plan.import_files
