@@ -38,6 +38,18 @@ for sub, name in ((db_app, "db"), (geodata_app, "geodata"), (token_app, "token")
 err = Console(stderr=True)
 
 
+@app.callback()
+def _operator(ctx: typer.Context) -> None:
+    # The write audit records the CLI's writes as the local operator (docs/audit.md); the
+    # server, started by `serve`, records each request's own caller instead.
+    if ctx.invoked_subcommand != "serve":
+        import getpass
+
+        from landsvc.db import CLI_ACTOR
+
+        CLI_ACTOR.set(f"operator:{getpass.getuser()}")
+
+
 def _fail(exc: Exception, code: int = 1) -> typer.Exit:
     err.print(f"[red]错误：[/red]{exc}", highlight=False)
     return typer.Exit(code)

@@ -139,11 +139,20 @@ class Database:
                 self._engine.dispose()
 
 
+CLI_ACTOR: ContextVar[str | None] = ContextVar("landsvc_cli_actor", default=None)
+"""Who writes through :func:`session_scope` in a CLI command (``operator:<os user>``), for
+the write audit (docs/audit.md); unset in the server."""
+
+
 @contextmanager
 def session_scope(sessions: sessionmaker[Session] | None = None) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back otherwise."""
     session = (sessions or _session_factory())()
     try:
+        actor = CLI_ACTOR.get()
+        if actor:  # transaction-local: the block commits once, at its end
+            session.execute(text("SELECT set_config('landsvc.actor', :actor, true), "
+                                 "set_config('landsvc.client', 'cli', true)"), {"actor": actor})
         yield session
         session.commit()
     except BaseException:

@@ -16,11 +16,16 @@ from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from landsvc.db import without_statement_timeout
+
 
 @contextmanager
 def copy_into(session: Session, table: Table, columns: Sequence[str]) -> Iterator[Copy]:
     """A ``COPY table (columns) FROM STDIN`` (CSV) on the session's own connection, so that
-    it shares the session's transaction; write :func:`csv_rows` to it."""
+    it shares the session's transaction; write :func:`csv_rows` to it. A bulk load (bounded
+    by the upload limit) may outlast the server's statement timeout: lifted for this
+    transaction."""
+    without_statement_timeout(session)
     conn: psycopg.Connection = session.connection().connection.driver_connection
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from landsvc import access, observability
 from landsvc.access import OPERATOR, Principal
+from landsvc.db import without_statement_timeout
 from landsvc.errors import Conflict, ImportRejected, InvalidInput, UnsupportedMediaType
 from landsvc.ingest import writer
 from landsvc.policies.service import effective
@@ -245,6 +246,7 @@ _CHECKED = "rent_checked"
 @contextmanager
 def _staging(session: Session) -> Iterator[Callable[[pa.Table], None]]:
     """A temporary table of the rows as text; yields a function that COPYs a batch in."""
+    without_statement_timeout(session)  # a bulk load's checks may outlast the request limit
     session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}, pg_temp.{_CHECKED}"))
     columns = ", ".join(f"{f} text" for f in FIELDS)
     session.execute(text(f"CREATE TEMP TABLE {_STAGE} (idx bigint, {columns})"))
