@@ -123,6 +123,11 @@ class Database:
         return self._made()[0]
 
     @property
+    def made_engine(self) -> Engine | None:
+        """The engine if it was made already (None before the first use; never makes it)."""
+        return self._engine
+
+    @property
     def sessions(self) -> sessionmaker[Session]:
         return self._made()[1]
 

@@ -143,7 +143,7 @@ def _engine(app: FastAPI) -> Engine | None:
         return engine
     database = getattr(app.state, "database", None)
     if database is not None:
-        return getattr(database, "_engine", None)  # made on the first request that needs it
+        return database.made_engine  # made on the first request that needs it
     from landsvc import db
 
     cache = getattr(db.get_engine, "cache_info", None)
