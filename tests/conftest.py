@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,13 +127,9 @@ def tokens(session: Session) -> dict[str, dict[str, str]]:
     }
 
 
-@pytest.fixture(scope="session")
-def server(database_url) -> Iterator[str]:
-    """The real application on a free loopback port, in a thread, its requests on real
-    sessions: for tests of concurrent clients and of browsers, which need committed data."""
-    from landsvc.main import create_app
-
-    app = create_app(Settings(database_url=database_url, log_json=False, log_level="CRITICAL"))
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` on a free loopback port, in a thread, until the block ends."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -143,7 +140,21 @@ def server(database_url) -> Iterator[str]:
     while not srv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+        app.state.database.dispose()
+
+
+@pytest.fixture(scope="session")
+def server(database_url) -> Iterator[str]:
+    """The real application on a free loopback port, in a thread, its requests on real
+    sessions: for tests of concurrent clients and of browsers, which need committed data."""
+    from landsvc.main import create_app
+
+    app = create_app(Settings(database_url=database_url, log_json=False, log_level="CRITICAL"))
+    with serving(app) as url:
+        yield url

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -31,30 +30,9 @@ from landsvc.pgcluster import PgCluster
 from landsvc.tokens.models import Role
 from landsvc.tokens.service import create_token
 from tests.builders import FUTIAN, feature, square
+from tests.conftest import serving
 
 CONNECT_TIMEOUT_S = 2
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """``app`` on a free loopback port, in a thread (as ``tests/conftest.py::server``)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
-        app.state.database.dispose()
 
 
 def app_for(url: str, **settings) -> FastAPI:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from landsvc.config import Settings
 from landsvc.db import SessionDep
-from tests.test_outages import serving
+from tests.conftest import serving
 
 
 def sleeper(session: SessionDep, s: float = 0.0) -> dict:
