@@ -4,7 +4,8 @@ The app tags the transaction where it resolves the caller (:func:`landsvc.auth.c
 for tokens, :func:`landsvc.web.security.load_user` for signed-in people): three
 transaction-local settings the triggers read. ``set_config(…, true)`` lasts until the
 transaction ends; a request's session commits once, at the end (``landsvc.db``), and
-savepoints do not end it. Untagged writes (the CLI, plain SQL) are recorded as
+savepoints do not end it. The CLI tags its own (``operator:<os user>``, in
+``landsvc.db.session_scope``); untagged writes (plain SQL) are recorded as
 ``database:<role>``.
 """
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select, true
 from sqlalchemy.orm import Session
@@ -12,13 +11,12 @@ from landsvc import access, lists
 from landsvc.access import Principal
 from landsvc.audit.models import ENTITIES, AuditEntry
 from landsvc.errors import InvalidInput
+from landsvc.fields import CHINA
 from landsvc.tokens.models import Role
-
-CHINA = ZoneInfo("Asia/Shanghai")
-"""A time given without an offset is Guangdong's wall-clock."""
 
 
 def _aware(value: datetime | None) -> datetime | None:
+    """A time given without an offset is Guangdong's wall-clock."""
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=CHINA)
