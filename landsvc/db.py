@@ -145,8 +145,9 @@ class Database:
 
 
 CLI_ACTOR: ContextVar[str | None] = ContextVar("landsvc_cli_actor", default=None)
-"""Who writes through :func:`session_scope` in a CLI command (``operator:<os user>``), for
-the write audit (docs/audit.md); unset in the server."""
+"""Who writes through :func:`session_scope`'s default (command-line) sessions in a CLI
+command (``operator:<os user>``), for the write audit (docs/audit.md). An app's sessions
+are never tagged with it: a request names its own caller."""
 
 
 @contextmanager
@@ -154,7 +155,7 @@ def session_scope(sessions: sessionmaker[Session] | None = None) -> Iterator[Ses
     """One unit of work: commit when the block ends normally, roll back otherwise."""
     session = (sessions or _session_factory())()
     try:
-        actor = CLI_ACTOR.get()
+        actor = CLI_ACTOR.get() if sessions is None else None
         if actor:  # transaction-local: the block commits once, at its end
             session.execute(text("SELECT set_config('landsvc.actor', :actor, true), "
                                  "set_config('landsvc.client', 'cli', true)"), {"actor": actor})
